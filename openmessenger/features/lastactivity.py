@@ -1,0 +1,92 @@
+# -*- test-case-name: tests.features.test_lastactivity -*-
+"""
+Last Activity (XEP-0012): how long ago a contact went offline, and the
+server's uptime.
+"""
+
+import time
+
+from twisted.logger import Logger
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
+
+from openmessenger.xmpp import stanzas
+
+NS_LAST = "jabber:iq:last"
+LAST_GET = f"/iq[@type='get']/query[@xmlns='{NS_LAST}']"
+
+
+def lastReply(iq, seconds, status=""):
+    reply = toResponse(iq, "result")
+    query = reply.addElement((NS_LAST, "query"), content=status or None)
+    query["seconds"] = str(max(0, int(seconds)))
+    return reply
+
+
+class LastActivityHandler(XMPPHandler):
+    """
+    Answers for accounts: 0 while online; otherwise the time since the last
+    session ended, with its last status text.  Only the user and contacts
+    subscribed to the user's presence may ask.
+    """
+
+    log = Logger()
+
+    def __init__(self, store, sessions, rosters, accounts, clock=None):
+        XMPPHandler.__init__(self)
+        self.store = store
+        self.sessions = sessions
+        self.rosters = rosters
+        self.accounts = accounts
+        self.now = clock.seconds if clock is not None else time.time
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(LAST_GET, self.onLast)
+
+    def onLast(self, iq):
+        iq.handled = True
+        requester = stanzas.bare(iq["from"])
+        user = stanzas.bare(iq.getAttribute("to") or iq["from"])
+        if not self.accounts.exists(user):
+            return self.send(StanzaError("service-unavailable").toResponse(iq))
+
+        def answer(roster):
+            if requester != user and not roster.get(requester).subscribedFrom:
+                raise StanzaError("forbidden")
+            if self.sessions.availableSessions(user):
+                return lastReply(iq, 0)
+            return self.store.getLastActivity(user).addCallback(offline)
+
+        def offline(activity):
+            if activity is None:
+                raise StanzaError("service-unavailable")
+            return lastReply(iq, self.now() - activity.stamp, activity.status)
+
+        def failed(failure):
+            if failure.check(StanzaError):
+                return failure.value.toResponse(iq)
+            self.log.failure("Last activity query failed", failure)
+            return StanzaError("internal-server-error").toResponse(iq)
+
+        d = self.rosters.get(user)
+        d.addCallback(answer)
+        d.addErrback(failed)
+        d.addCallback(self.send)
+
+
+class UptimeHandler(XMPPHandler):
+    """
+    Answers for the server itself: seconds since it started.
+    """
+
+    def __init__(self, clock=None):
+        XMPPHandler.__init__(self)
+        self.now = clock.seconds if clock is not None else time.time
+        self.started = self.now()
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(LAST_GET, self.onLast)
+
+    def onLast(self, iq):
+        iq.handled = True
+        self.send(lastReply(iq, self.now() - self.started))

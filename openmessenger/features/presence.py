@@ -1,0 +1,333 @@
+# -*- test-case-name: tests.features.test_presence -*-
+"""
+Presence (RFC 6121 3-4): subscriptions, broadcasts, probes and directed
+presence.  The only writer of a session's presence.
+
+Subscription requests and answers follow the state tables of RFC 6121
+appendix A, on the sender's roster when a local client sends them
+(outbound) and on the recipient's when they arrive (inbound).  Both sides
+run here when both users are local, one after the other, as two servers
+would.
+"""
+
+import time
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.xmlstream import XMPPHandler
+
+from openmessenger.storage.interfaces import LastActivity
+from openmessenger.xmpp import events, stanzas
+from openmessenger.xmpp.localdomain import SUBSCRIPTION_TYPES
+
+NS_CLIENT = stanzas.NS_CLIENT
+SHOW_VALUES = frozenset(("chat", "away", "xa", "dnd"))
+
+
+def parsePresence(presence):
+    """
+    Check an available presence; return its priority.
+
+    @raise StanzaError: C{bad-request} for an unknown show or a priority
+        outside -128..127 (RFC 6121 4.7.2).
+    """
+    show = stanzas.child(presence, NS_CLIENT, "show")
+    if show is not None and str(show).strip() not in SHOW_VALUES:
+        raise StanzaError("bad-request", text="Unknown show value.")
+    priority = stanzas.child(presence, NS_CLIENT, "priority")
+    if priority is None:
+        return 0
+    try:
+        value = int(str(priority).strip())
+    except ValueError:
+        raise StanzaError("bad-request", text="Priority is not a number.") from None
+    if not -128 <= value <= 127:
+        raise StanzaError("bad-request", text="Priority must be within -128..127.")
+    return value
+
+
+def statusOf(presence):
+    status = stanzas.child(presence, NS_CLIENT, "status") if presence is not None else None
+    return str(status) if status is not None else ""
+
+
+def _grant(subscription):
+    return {"none": "from", "to": "both"}.get(subscription, subscription)
+
+
+def _revoke(subscription):
+    return {"from": "none", "both": "to"}.get(subscription, subscription)
+
+
+def _gain(subscription):
+    return {"none": "to", "from": "both"}.get(subscription, subscription)
+
+
+def _lose(subscription):
+    return {"to": "none", "both": "from"}.get(subscription, subscription)
+
+
+class PresenceHandler(XMPPHandler):
+    log = Logger()
+
+    def __init__(self, rosters, sessions, accounts, lastActivity, clock=None):
+        """
+        @param rosters: the L{RosterManager}.
+        @param sessions: the L{SessionRegistry}.
+        @param accounts: the L{AccountManager}.
+        @param lastActivity: an L{ILastActivityStore}, told when sessions end.
+        @param clock: for the time of last activity.
+        """
+        XMPPHandler.__init__(self)
+        self.rosters = rosters
+        self.sessions = sessions
+        self.accounts = accounts
+        self.lastActivity = lastActivity
+        self.now = clock.seconds if clock is not None else time.time
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(events.PRESENCE_OUTBOUND, self.onOutbound)
+        self.xmlstream.addObserver(events.RESOURCE_UNBOUND, self.onUnbound)
+        self.xmlstream.addObserver("/presence", self.onInbound)
+
+    def run(self, d):
+        d.addErrback(lambda f: self.log.failure("Presence processing failed", f))
+
+    # From a local client
+
+    def onOutbound(self, presence):
+        session = presence.origin
+        kind = presence.getAttribute("type")
+        to = presence.getAttribute("to")
+        if kind in SUBSCRIPTION_TYPES:
+            if to is None:
+                return self.reject(presence, StanzaError("bad-request", text="No 'to'."))
+            contact = stanzas.bare(to)
+            presence["from"] = session.bare
+            presence["to"] = contact
+            if contact != session.bare:
+                self.run(self.outboundSubscription(session.bare, contact, kind, presence))
+        elif kind == "probe":
+            pass  # Only servers probe (RFC 6121 4.3).
+        elif kind == "error":
+            if to is not None:
+                self.send(presence)
+        elif to is None:
+            if kind is None:
+                self.available(session, presence)
+            else:
+                self.unavailable(session, presence)
+        else:
+            self.directed(session, presence, to)
+
+    def reject(self, presence, error):
+        reply = error.toResponse(presence)
+        reply.attributes.pop("from", None)
+        reply["to"] = presence.origin.full
+        presence.origin.send(reply)
+
+    def available(self, session, presence):
+        try:
+            priority = parsePresence(presence)
+        except StanzaError as e:
+            return self.reject(presence, e)
+        initial = not session.available
+        session.presence = presence
+        session.priority = priority
+
+        def broadcast(roster):
+            if session.presence is not presence:
+                return  # superseded meanwhile
+            self.broadcast(session, presence, roster)
+            if initial:
+                self.initialPresence(session, roster)
+
+        self.run(self.rosters.get(session.bare).addCallback(broadcast))
+
+    def initialPresence(self, session, roster):
+        """
+        A session became available: probe the contacts it is subscribed to,
+        show it its other resources, hand over waiting subscription requests
+        (RFC 6121 4.2.2, 3.1.3).
+        """
+        for contact in roster.subscriptions():
+            self.send(stanzas.presence(contact, session.bare, "probe"))
+        for other in self.sessions.availableSessions(session.bare):
+            if other is not session:
+                session.send(self.addressed(other.presence, session.full))
+        for contact in sorted(roster.pendingIn):
+            session.send(stanzas.presence(session.full, contact, "subscribe"))
+        self.xmlstream.dispatch(session, events.RESOURCE_AVAILABLE)
+
+    def unavailable(self, session, presence):
+        was = session.available
+        session.presence = None
+        self.recordLastActivity(session, presence)
+        if not was:
+            return
+        self.run(self.rosters.get(session.bare).addCallback(
+            lambda roster: self.broadcast(session, presence, roster)
+        ))
+
+    def broadcast(self, session, presence, roster):
+        """
+        Send a session's presence to its subscribers, its other resources and,
+        if unavailable, whoever got directed presence from it.
+        """
+        for contact in roster.subscribers():
+            self.send(self.addressed(presence, contact))
+        for other in self.sessions.availableSessions(session.bare):
+            if other is not session:
+                other.send(self.addressed(presence, other.full))
+        if presence.getAttribute("type") == "unavailable":
+            for address in session.directed:
+                self.send(self.addressed(presence, address))
+            session.directed.clear()
+
+    def directed(self, session, presence, to):
+        if presence.getAttribute("type") is None:
+            try:
+                parsePresence(presence)
+            except StanzaError as e:
+                return self.reject(presence, e)
+            session.directed.add(to)
+        else:
+            session.directed.discard(to)
+        self.send(presence)
+
+    def addressed(self, presence, to):
+        copy = stanzas.clone(presence)
+        copy["to"] = to
+        return copy
+
+    def onUnbound(self, session):
+        """
+        A session ended without saying goodbye, or after: tell the others.
+        """
+        if not session.available:
+            return
+        last = session.presence
+        session.presence = None
+        goodbye = stanzas.presence(sender=session.full, kind="unavailable")
+        self.recordLastActivity(session, last)
+        self.run(self.rosters.get(session.bare).addCallback(
+            lambda roster: self.broadcast(session, goodbye, roster)
+        ))
+
+    def recordLastActivity(self, session, presence):
+        activity = LastActivity(stamp=self.now(), status=statusOf(presence))
+        self.run(self.lastActivity.setLastActivity(session.bare, activity))
+
+    @defer.inlineCallbacks
+    def outboundSubscription(self, user, contact, kind, presence):
+        roster = yield self.rosters.get(user)
+        item = roster.get(contact)
+        known = contact in roster.items
+        if kind == "subscribe":
+            if not item.subscribedTo and not item.ask:
+                yield self.rosters.setItem(user, item.evolve(ask=True))
+            self.send(presence)
+        elif kind == "subscribed":
+            if contact in roster.pendingIn:
+                yield self.rosters.setPendingIn(user, contact, False)
+                granted = item.evolve(subscription=_grant(item.subscription), approved=False)
+                yield self.rosters.setItem(user, granted)
+                self.send(presence)
+                self.sendCurrentPresence(user, contact)
+            elif not item.subscribedFrom and not item.approved:
+                # Pre-approval (RFC 6121 3.4).
+                yield self.rosters.setItem(user, item.evolve(approved=True))
+        elif kind == "unsubscribe":
+            if item.subscribedTo or item.ask:
+                lost = item.evolve(subscription=_lose(item.subscription), ask=False)
+                yield self.rosters.setItem(user, lost)
+            if known:
+                self.send(presence)
+        elif kind == "unsubscribed":
+            denied = contact in roster.pendingIn
+            if denied:
+                yield self.rosters.setPendingIn(user, contact, False)
+            if known and (item.subscribedFrom or item.approved):
+                revoked = item.evolve(subscription=_revoke(item.subscription), approved=False)
+                yield self.rosters.setItem(user, revoked)
+                self.sendUnavailable(user, contact)
+                denied = True
+            if denied:
+                self.send(presence)
+
+    def sendCurrentPresence(self, user, contact):
+        for session in self.sessions.availableSessions(user):
+            self.send(self.addressed(session.presence, contact))
+
+    def sendUnavailable(self, user, contact):
+        for session in self.sessions.availableSessions(user):
+            self.send(stanzas.presence(contact, session.full, "unavailable"))
+
+    # To a local account
+
+    def onInbound(self, presence):
+        user = stanzas.bare(presence["to"])
+        contact = stanzas.bare(presence.getAttribute("from", ""))
+        kind = presence.getAttribute("type")
+        if not self.accounts.exists(user):
+            if kind in ("subscribe", "probe"):
+                self.send(stanzas.presence(contact, user, "unsubscribed"))
+            return
+        if kind in SUBSCRIPTION_TYPES:
+            self.run(self.inboundSubscription(user, contact, kind, presence))
+        elif kind == "probe":
+            self.run(self.rosters.get(user).addCallback(self.answerProbe, user, contact))
+        else:
+            for session in self.sessions.availableSessions(user):
+                session.send(presence)
+
+    def answerProbe(self, roster, user, contact):
+        if contact != user and not roster.get(contact).subscribedFrom:
+            self.send(stanzas.presence(contact, user, "unsubscribed"))
+            return
+        available = self.sessions.availableSessions(user)
+        for session in available:
+            self.send(self.addressed(session.presence, contact))
+        if not available:
+            self.send(stanzas.presence(contact, user, "unavailable"))
+
+    def deliver(self, user, presence):
+        for session in self.sessions.availableSessions(user):
+            session.send(presence)
+
+    @defer.inlineCallbacks
+    def inboundSubscription(self, user, contact, kind, presence):
+        roster = yield self.rosters.get(user)
+        item = roster.get(contact)
+        known = contact in roster.items
+        if kind == "subscribe":
+            if item.subscribedFrom:
+                self.send(stanzas.presence(contact, user, "subscribed"))
+            elif known and item.approved:
+                granted = item.evolve(subscription=_grant(item.subscription), approved=False)
+                yield self.rosters.setItem(user, granted)
+                self.send(stanzas.presence(contact, user, "subscribed"))
+                self.sendCurrentPresence(user, contact)
+            else:
+                if contact not in roster.pendingIn:
+                    yield self.rosters.setPendingIn(user, contact, True)
+                self.deliver(user, presence)
+        elif kind == "subscribed":
+            if known and item.ask:
+                gained = item.evolve(subscription=_gain(item.subscription), ask=False)
+                yield self.rosters.setItem(user, gained)
+                self.deliver(user, presence)
+        elif kind == "unsubscribe":
+            if contact in roster.pendingIn:
+                yield self.rosters.setPendingIn(user, contact, False)
+            if known and item.subscribedFrom:
+                revoked = item.evolve(subscription=_revoke(item.subscription))
+                yield self.rosters.setItem(user, revoked)
+                self.deliver(user, presence)
+                self.sendUnavailable(user, contact)
+        elif kind == "unsubscribed":
+            if known and (item.subscribedTo or item.ask):
+                lost = item.evolve(subscription=_lose(item.subscription), ask=False)
+                yield self.rosters.setItem(user, lost)
+                self.deliver(user, presence)

@@ -1,0 +1,3 @@
+"""
+Persistent state behind narrow interfaces, with memory and SQLite backends.
+"""

@@ -1,0 +1,185 @@
+"""
+The storage interfaces.  Every method returns a L{Deferred}; addresses are
+prepared bare JIDs as strings.  A Deferred fires only once the change is
+durable, so callers acknowledge nothing before it is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, Tuple
+
+from zope.interface import Interface
+
+
+class AccountExists(Exception):
+    """
+    An account with that address already exists.
+    """
+
+
+class NoSuchAccount(Exception):
+    """
+    There is no account with that address.
+    """
+
+
+@dataclass(frozen=True)
+class ScramKeys:
+    """
+    What a SCRAM mechanism needs to check a password (RFC 5802 3), never the
+    password itself.
+    """
+
+    salt: bytes
+    storedKey: bytes
+    serverKey: bytes
+    iterations: int
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """
+    An account's SCRAM keys, by mechanism name (C{"SCRAM-SHA-1"}, ...).
+    """
+
+    keys: Dict[str, ScramKeys]
+
+
+SUBSCRIPTIONS = ("none", "to", "from", "both")
+
+
+@dataclass(frozen=True)
+class RosterItem:
+    """
+    One contact in a user's roster (RFC 6121 2.1.2).
+
+    @ivar ask: an outbound subscription request is pending ("Pending Out").
+    @ivar approved: the user pre-approved the contact's subscription request
+        (RFC 6121 3.4).
+    """
+
+    jid: str
+    name: str = ""
+    groups: Tuple[str, ...] = ()
+    subscription: str = "none"
+    ask: bool = False
+    approved: bool = False
+
+    def evolve(self, **changes) -> "RosterItem":
+        return replace(self, **changes)
+
+    @property
+    def subscribedTo(self) -> bool:
+        """The user receives the contact's presence."""
+        return self.subscription in ("to", "both")
+
+    @property
+    def subscribedFrom(self) -> bool:
+        """The contact receives the user's presence."""
+        return self.subscription in ("from", "both")
+
+
+@dataclass(frozen=True)
+class Roster:
+    """
+    A user's roster: items by contact, pending inbound requests, and its
+    version (XEP-0237), which changes whenever an item does.
+    """
+
+    items: Dict[str, RosterItem] = field(default_factory=dict)
+    pendingIn: Tuple[str, ...] = ()
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class LastActivity:
+    """
+    When an account's last session ended, and its last status text.
+    """
+
+    stamp: float
+    status: str = ""
+
+
+class IAccountStore(Interface):
+    def createAccount(user: str, credentials: Credentials):
+        """
+        Create an account; fails with L{AccountExists}.
+        """
+
+    def getCredentials(user: str):
+        """
+        The account's L{Credentials}, or C{None} if there is no such account.
+        """
+
+    def setCredentials(user: str, credentials: Credentials):
+        """
+        Replace the account's credentials; fails with L{NoSuchAccount}.
+        """
+
+    def deleteAccount(user: str):
+        """
+        Delete the account with its roster, offline messages and last
+        activity, and remove it from other rosters.  Fires with the list of
+        users whose rosters held it; fails with L{NoSuchAccount}.
+        """
+
+    def listAccounts(domain: str | None = None):
+        """
+        All account addresses, sorted, optionally only those of C{domain}.
+        """
+
+
+class IRosterStore(Interface):
+    def getRoster(user: str):
+        """
+        The user's L{Roster}.
+        """
+
+    def getItem(user: str, contact: str):
+        """
+        One L{RosterItem}, or C{None}.
+        """
+
+    def setItem(user: str, item: RosterItem):
+        """
+        Add or replace an item; fires with the new roster version.
+        """
+
+    def removeItem(user: str, contact: str):
+        """
+        Remove an item (if there) and the contact's pending request; fires
+        with the new roster version.
+        """
+
+    def setPendingIn(user: str, contact: str, pending: bool):
+        """
+        Record or clear the contact's pending subscription request.
+        """
+
+
+class IOfflineStore(Interface):
+    def storeMessage(user: str, stanza: str, stamp: float, limit: int):
+        """
+        Keep a message for a user who is offline.  Fires with C{True} if
+        stored, C{False} if the user already has C{limit} messages waiting.
+        """
+
+    def popMessages(user: str):
+        """
+        Fire with the waiting messages as C{(stanza, stamp)} pairs, oldest
+        first, removing them.
+        """
+
+
+class ILastActivityStore(Interface):
+    def setLastActivity(user: str, activity: LastActivity):
+        """
+        Record when the user's last session ended.
+        """
+
+    def getLastActivity(user: str):
+        """
+        The user's L{LastActivity}, or C{None} if never recorded.
+        """

@@ -1,0 +1,125 @@
+# -*- test-case-name: tests.storage.test_storage -*-
+"""
+Storage in memory: for tests and for trying things out.  Lost on restart.
+"""
+
+from twisted.internet.defer import fail, succeed
+from zope.interface import implementer
+
+from openmessenger.storage.interfaces import (
+    AccountExists,
+    IAccountStore,
+    ILastActivityStore,
+    IOfflineStore,
+    IRosterStore,
+    NoSuchAccount,
+    Roster,
+)
+
+
+@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore)
+class MemoryStore:
+    def __init__(self):
+        self._accounts = {}
+        self._rosters = {}
+        self._pending = {}
+        self._versions = {}
+        self._offline = {}
+        self._last = {}
+
+    # IAccountStore
+
+    def createAccount(self, user, credentials):
+        if user in self._accounts:
+            return fail(AccountExists(user))
+        self._accounts[user] = credentials
+        return succeed(None)
+
+    def getCredentials(self, user):
+        return succeed(self._accounts.get(user))
+
+    def setCredentials(self, user, credentials):
+        if user not in self._accounts:
+            return fail(NoSuchAccount(user))
+        self._accounts[user] = credentials
+        return succeed(None)
+
+    def deleteAccount(self, user):
+        if user not in self._accounts:
+            return fail(NoSuchAccount(user))
+        del self._accounts[user]
+        for table in (self._rosters, self._pending, self._offline, self._last):
+            table.pop(user, None)
+        holders = []
+        for owner, items in self._rosters.items():
+            if items.pop(user, None) is not None:
+                self._bump(owner)
+                holders.append(owner)
+        for pending in self._pending.values():
+            pending.discard(user)
+        return succeed(sorted(holders))
+
+    def listAccounts(self, domain=None):
+        return succeed(
+            sorted(
+                user
+                for user in self._accounts
+                if domain is None or user.rpartition("@")[2] == domain
+            )
+        )
+
+    # IRosterStore
+
+    def getRoster(self, user):
+        return succeed(
+            Roster(
+                items=dict(self._rosters.get(user, {})),
+                pendingIn=tuple(sorted(self._pending.get(user, ()))),
+                version=self._versions.get(user, 0),
+            )
+        )
+
+    def getItem(self, user, contact):
+        return succeed(self._rosters.get(user, {}).get(contact))
+
+    def setItem(self, user, item):
+        self._rosters.setdefault(user, {})[item.jid] = item
+        return succeed(self._bump(user))
+
+    def removeItem(self, user, contact):
+        self._rosters.get(user, {}).pop(contact, None)
+        self._pending.get(user, set()).discard(contact)
+        return succeed(self._bump(user))
+
+    def setPendingIn(self, user, contact, pending):
+        contacts = self._pending.setdefault(user, set())
+        if pending:
+            contacts.add(contact)
+        else:
+            contacts.discard(contact)
+        return succeed(None)
+
+    def _bump(self, user):
+        self._versions[user] = self._versions.get(user, 0) + 1
+        return self._versions[user]
+
+    # IOfflineStore
+
+    def storeMessage(self, user, stanza, stamp, limit):
+        messages = self._offline.setdefault(user, [])
+        if len(messages) >= limit:
+            return succeed(False)
+        messages.append((stanza, stamp))
+        return succeed(True)
+
+    def popMessages(self, user):
+        return succeed(self._offline.pop(user, []))
+
+    # ILastActivityStore
+
+    def setLastActivity(self, user, activity):
+        self._last[user] = activity
+        return succeed(None)
+
+    def getLastActivity(self, user):
+        return succeed(self._last.get(user))

@@ -1,0 +1,37 @@
+-- OpenMessenger database schema.  Version 1 (PRAGMA user_version).
+CREATE TABLE account (
+    jid TEXT PRIMARY KEY,
+    credentials TEXT NOT NULL            -- JSON: mechanism -> SCRAM keys
+);
+CREATE TABLE roster_item (
+    owner TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    contact TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    groups TEXT NOT NULL DEFAULT '[]',    -- JSON list
+    subscription TEXT NOT NULL DEFAULT 'none',
+    ask INTEGER NOT NULL DEFAULT 0,
+    approved INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner, contact)
+);
+CREATE INDEX roster_item_contact ON roster_item(contact);
+CREATE TABLE roster_pending (
+    owner TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    contact TEXT NOT NULL,
+    PRIMARY KEY (owner, contact)
+);
+CREATE TABLE roster_version (
+    owner TEXT PRIMARY KEY REFERENCES account(jid) ON DELETE CASCADE,
+    version INTEGER NOT NULL
+);
+CREATE TABLE offline_message (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    stanza TEXT NOT NULL,
+    stamp REAL NOT NULL
+);
+CREATE INDEX offline_message_owner ON offline_message(owner, id);
+CREATE TABLE last_activity (
+    owner TEXT PRIMARY KEY REFERENCES account(jid) ON DELETE CASCADE,
+    stamp REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT ''
+);

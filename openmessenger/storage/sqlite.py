@@ -1,0 +1,385 @@
+# -*- test-case-name: tests.storage.test_storage -*-
+"""
+Storage in SQLite: the default.  The only module that contains SQL.
+
+All work runs through a pool's C{runInteraction}: in the server an
+L{adbapi.ConnectionPool} with a single connection (SQLite serialises writers
+anyway), which keeps the reactor free and commits each interaction before its
+Deferred fires; in tests and in C{openmessenger-ctl}, L{SynchronousPool}.
+"""
+
+import base64
+import json
+import sqlite3
+from importlib import resources
+
+from twisted.enterprise import adbapi
+from twisted.internet.defer import maybeDeferred
+from zope.interface import implementer
+
+from openmessenger.storage.interfaces import (
+    AccountExists,
+    Credentials,
+    IAccountStore,
+    ILastActivityStore,
+    IOfflineStore,
+    IRosterStore,
+    LastActivity,
+    NoSuchAccount,
+    Roster,
+    RosterItem,
+    ScramKeys,
+)
+
+SCHEMA_VERSION = 1
+
+
+def _prepareConnection(connection):
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute("PRAGMA journal_mode = WAL")
+    # FULL: a committed change survives a crash of the machine, not only of
+    # the process; we acknowledge to clients only after the commit.
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("PRAGMA busy_timeout = 5000")
+
+
+def _migrate(cursor):
+    (version,) = cursor.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {version} is newer than this program "
+            f"({SCHEMA_VERSION})"
+        )
+    if version < 1:
+        script = resources.files("openmessenger.storage").joinpath("schema.sql")
+        cursor.executescript(script.read_text(encoding="utf-8"))
+        cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def connectionPool(path):
+    """
+    The production pool: one connection in a thread, for the database at
+    C{path}.
+    """
+    return adbapi.ConnectionPool(
+        "sqlite3",
+        path,
+        check_same_thread=False,
+        cp_min=1,
+        cp_max=1,
+        cp_openfun=_prepareConnection,
+    )
+
+
+class SynchronousPool:
+    """
+    Run interactions at once in the calling thread, like
+    L{adbapi.ConnectionPool.runInteraction}: commit on success, roll back on
+    an exception.  For tests and for the command-line tool.
+    """
+
+    def __init__(self, path=":memory:"):
+        self.connection = sqlite3.connect(path)
+        _prepareConnection(self.connection)
+
+    def runInteraction(self, interaction, *args, **kwargs):
+        def run():
+            cursor = self.connection.cursor()
+            try:
+                result = interaction(cursor, *args, **kwargs)
+            except BaseException:
+                self.connection.rollback()
+                raise
+            self.connection.commit()
+            return result
+
+        return maybeDeferred(run)
+
+    def close(self):
+        self.connection.close()
+
+
+def _encodeCredentials(credentials):
+    return json.dumps(
+        {
+            name: {
+                "salt": base64.b64encode(keys.salt).decode(),
+                "storedKey": base64.b64encode(keys.storedKey).decode(),
+                "serverKey": base64.b64encode(keys.serverKey).decode(),
+                "iterations": keys.iterations,
+            }
+            for name, keys in credentials.keys.items()
+        }
+    )
+
+
+def _decodeCredentials(text):
+    return Credentials(
+        keys={
+            name: ScramKeys(
+                salt=base64.b64decode(value["salt"]),
+                storedKey=base64.b64decode(value["storedKey"]),
+                serverKey=base64.b64decode(value["serverKey"]),
+                iterations=value["iterations"],
+            )
+            for name, value in json.loads(text).items()
+        }
+    )
+
+
+def _item(row):
+    contact, name, groups, subscription, ask, approved = row
+    return RosterItem(
+        jid=contact,
+        name=name,
+        groups=tuple(json.loads(groups)),
+        subscription=subscription,
+        ask=bool(ask),
+        approved=bool(approved),
+    )
+
+
+@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore)
+class SQLiteStore:
+    """
+    @param pool: anything with C{runInteraction(fn, *args)} over an SQLite
+        connection: L{connectionPool} or L{SynchronousPool}.
+    """
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def migrate(self):
+        """
+        Create or upgrade the schema.  Call once before anything else.
+        """
+        return self.pool.runInteraction(_migrate)
+
+    def _run(self, fn, *args):
+        return self.pool.runInteraction(fn, *args)
+
+    # IAccountStore
+
+    def createAccount(self, user, credentials):
+        def create(cursor):
+            try:
+                cursor.execute(
+                    "INSERT INTO account (jid, credentials) VALUES (?, ?)",
+                    (user, _encodeCredentials(credentials)),
+                )
+            except sqlite3.IntegrityError:
+                raise AccountExists(user) from None
+
+        return self._run(create)
+
+    def getCredentials(self, user):
+        def get(cursor):
+            row = cursor.execute(
+                "SELECT credentials FROM account WHERE jid = ?", (user,)
+            ).fetchone()
+            return _decodeCredentials(row[0]) if row else None
+
+        return self._run(get)
+
+    def setCredentials(self, user, credentials):
+        def update(cursor):
+            cursor.execute(
+                "UPDATE account SET credentials = ? WHERE jid = ?",
+                (_encodeCredentials(credentials), user),
+            )
+            if cursor.rowcount == 0:
+                raise NoSuchAccount(user)
+
+        return self._run(update)
+
+    def deleteAccount(self, user):
+        def delete(cursor):
+            holders = [
+                owner
+                for (owner,) in cursor.execute(
+                    "SELECT owner FROM roster_item WHERE contact = ? ORDER BY owner",
+                    (user,),
+                )
+            ]
+            cursor.execute("DELETE FROM account WHERE jid = ?", (user,))
+            if cursor.rowcount == 0:
+                raise NoSuchAccount(user)
+            cursor.execute("DELETE FROM roster_item WHERE contact = ?", (user,))
+            cursor.execute("DELETE FROM roster_pending WHERE contact = ?", (user,))
+            for owner in holders:
+                _bump(cursor, owner)
+            return holders
+
+        return self._run(delete)
+
+    def listAccounts(self, domain=None):
+        def listing(cursor):
+            if domain is None:
+                rows = cursor.execute("SELECT jid FROM account ORDER BY jid")
+            else:
+                rows = cursor.execute(
+                    "SELECT jid FROM account WHERE jid LIKE ? ESCAPE '\\' ORDER BY jid",
+                    ("%@" + domain.replace("%", "\\%").replace("_", "\\_"),),
+                )
+            return [jid for (jid,) in rows]
+
+        return self._run(listing)
+
+    # IRosterStore
+
+    def getRoster(self, user):
+        def get(cursor):
+            items = {
+                item.jid: item
+                for item in map(
+                    _item,
+                    cursor.execute(
+                        "SELECT contact, name, groups, subscription, ask, approved "
+                        "FROM roster_item WHERE owner = ?",
+                        (user,),
+                    ),
+                )
+            }
+            pending = tuple(
+                contact
+                for (contact,) in cursor.execute(
+                    "SELECT contact FROM roster_pending WHERE owner = ? ORDER BY contact",
+                    (user,),
+                )
+            )
+            row = cursor.execute(
+                "SELECT version FROM roster_version WHERE owner = ?", (user,)
+            ).fetchone()
+            return Roster(items=items, pendingIn=pending, version=row[0] if row else 0)
+
+        return self._run(get)
+
+    def getItem(self, user, contact):
+        def get(cursor):
+            row = cursor.execute(
+                "SELECT contact, name, groups, subscription, ask, approved "
+                "FROM roster_item WHERE owner = ? AND contact = ?",
+                (user, contact),
+            ).fetchone()
+            return _item(row) if row else None
+
+        return self._run(get)
+
+    def setItem(self, user, item):
+        def put(cursor):
+            cursor.execute(
+                "INSERT OR REPLACE INTO roster_item "
+                "(owner, contact, name, groups, subscription, ask, approved) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user,
+                    item.jid,
+                    item.name,
+                    json.dumps(list(item.groups)),
+                    item.subscription,
+                    int(item.ask),
+                    int(item.approved),
+                ),
+            )
+            return _bump(cursor, user)
+
+        return self._guardAccount(user, put)
+
+    def removeItem(self, user, contact):
+        def remove(cursor):
+            cursor.execute(
+                "DELETE FROM roster_item WHERE owner = ? AND contact = ?",
+                (user, contact),
+            )
+            cursor.execute(
+                "DELETE FROM roster_pending WHERE owner = ? AND contact = ?",
+                (user, contact),
+            )
+            return _bump(cursor, user)
+
+        return self._guardAccount(user, remove)
+
+    def setPendingIn(self, user, contact, pending):
+        def update(cursor):
+            if pending:
+                cursor.execute(
+                    "INSERT OR IGNORE INTO roster_pending (owner, contact) VALUES (?, ?)",
+                    (user, contact),
+                )
+            else:
+                cursor.execute(
+                    "DELETE FROM roster_pending WHERE owner = ? AND contact = ?",
+                    (user, contact),
+                )
+
+        return self._guardAccount(user, update)
+
+    def _guardAccount(self, user, interaction):
+        def run(cursor):
+            try:
+                return interaction(cursor)
+            except sqlite3.IntegrityError:
+                raise NoSuchAccount(user) from None
+
+        return self._run(run)
+
+    # IOfflineStore
+
+    def storeMessage(self, user, stanza, stamp, limit):
+        def store(cursor):
+            (count,) = cursor.execute(
+                "SELECT COUNT(*) FROM offline_message WHERE owner = ?", (user,)
+            ).fetchone()
+            if count >= limit:
+                return False
+            cursor.execute(
+                "INSERT INTO offline_message (owner, stanza, stamp) VALUES (?, ?, ?)",
+                (user, stanza, stamp),
+            )
+            return True
+
+        return self._guardAccount(user, store)
+
+    def popMessages(self, user):
+        def pop(cursor):
+            rows = cursor.execute(
+                "SELECT stanza, stamp FROM offline_message WHERE owner = ? ORDER BY id",
+                (user,),
+            ).fetchall()
+            cursor.execute("DELETE FROM offline_message WHERE owner = ?", (user,))
+            return rows
+
+        return self._run(pop)
+
+    # ILastActivityStore
+
+    def setLastActivity(self, user, activity):
+        def put(cursor):
+            cursor.execute(
+                "INSERT OR REPLACE INTO last_activity (owner, stamp, status) "
+                "VALUES (?, ?, ?)",
+                (user, activity.stamp, activity.status),
+            )
+
+        return self._guardAccount(user, put)
+
+    def getLastActivity(self, user):
+        def get(cursor):
+            row = cursor.execute(
+                "SELECT stamp, status FROM last_activity WHERE owner = ?", (user,)
+            ).fetchone()
+            return LastActivity(stamp=row[0], status=row[1]) if row else None
+
+        return self._run(get)
+
+
+def _bump(cursor, user):
+    cursor.execute(
+        "INSERT INTO roster_version (owner, version) VALUES (?, 1) "
+        "ON CONFLICT(owner) DO UPDATE SET version = version + 1",
+        (user,),
+    )
+    (version,) = cursor.execute(
+        "SELECT version FROM roster_version WHERE owner = ?", (user,)
+    ).fetchone()
+    return version

@@ -1,0 +1,3 @@
+"""
+The XMPP core: streams, authentication, sessions and routing.
+"""

@@ -1,0 +1,522 @@
+# -*- test-case-name: tests.xmpp.test_c2s -*-
+"""
+Client-to-server streams (RFC 6120): STARTTLS, SASL, resource binding, and
+the stanza intake of bound sessions.
+
+Twisted and wokkel only have the initiating side of these negotiations;
+this is the receiving side, in a fixed order: TLS, then SASL, then stream
+restart, then bind.  Each connection is a L{ClientStream} (the protocol, with
+our hardened parser) driven by a L{ClientNegotiator} (its authenticator).
+Once bound, elements go straight to L{ClientNegotiator.stanzaReceived}: no
+XPath matching on the hot path.
+"""
+
+import base64
+import binascii
+import collections
+import os
+
+from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.protocol import ServerFactory
+from twisted.logger import Logger
+from twisted.words.protocols.jabber import error, xmlstream
+from twisted.words.protocols.jabber.jid import JID
+from twisted.words.xish import domish
+
+from openmessenger.xmpp import events, jids, sasl, stanzas
+from openmessenger.xmpp.parser import RestrictedElementStream, StreamLimitError
+from openmessenger.xmpp.sessions import Session
+
+NS_CLIENT = "jabber:client"
+NS_STREAMS = xmlstream.NS_STREAMS
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+NS_ROSTERVER = "urn:xmpp:features:rosterver"
+NS_XMPP_ERRORS = "urn:xmpp:errors"
+
+STANZA_NAMES = frozenset(("message", "presence", "iq"))
+IQ_TYPES = frozenset(("get", "set", "result", "error"))
+PRESENCE_TYPES = frozenset(
+    (None, "unavailable", "subscribe", "subscribed", "unsubscribe",
+     "unsubscribed", "probe", "error")
+)
+
+#: Seconds a client has from connecting until it has bound a resource.
+NEGOTIATION_TIMEOUT = 120
+
+
+class ClientStream(xmlstream.XmlStream):
+    """
+    The server end of one client connection.
+
+    @ivar elementHandler: called with each top-level element; the negotiator
+        points it at the right method for the stream's state.
+    @ivar session: the L{Session}, once a resource is bound.
+    """
+
+    log = Logger()
+    session = None
+    closed = False
+
+    def __init__(self, negotiator, maxStanzaSize):
+        self.maxStanzaSize = maxStanzaSize
+        xmlstream.XmlStream.__init__(self, negotiator)
+        self.elementHandler = negotiator.negotiationElement
+
+    def _initializeStream(self):
+        self.stream = RestrictedElementStream(self.maxStanzaSize)
+        self.stream.DocumentStartEvent = self.onDocumentStart
+        self.stream.ElementEvent = self.onElement
+        self.stream.DocumentEndEvent = self.onDocumentEnd
+
+    def reset(self, maxStanzaSize=None):
+        """
+        Start a new stream after STARTTLS or SASL: a fresh parser, and the
+        old one detached so nothing it still holds is acted upon.
+        """
+        if maxStanzaSize is not None:
+            self.maxStanzaSize = maxStanzaSize
+        self.stream.detach()
+        xmlstream.XmlStream.reset(self)
+
+    def dataReceived(self, data):
+        if self.closed:
+            return
+        if self.rawDataInFn:
+            self.rawDataInFn(data)
+        parser = self.stream
+        try:
+            parser.parse(data)
+        except StreamLimitError as e:
+            if parser is self.stream:
+                self.closeWithError(e.condition, e.text, e.appCondition)
+
+    def onElement(self, element):
+        if self.closed:
+            return
+        if element.uri == NS_STREAMS and element.name == "error":
+            self.transport.loseConnection()
+            return
+        try:
+            self.elementHandler(element)
+        except Exception:
+            self.log.failure("Error handling {element}", element=element.toXml)
+            self.closeWithError("internal-server-error")
+
+    def onDocumentEnd(self):
+        """
+        The client closed its stream: close ours (RFC 6120 4.4).
+        """
+        if not self.closed:
+            self.closed = True
+            self.sendFooter()
+            self.transport.loseConnection()
+
+    def closeWithError(self, condition, text=None, appCondition=None):
+        """
+        Send a stream error (RFC 6120 4.9) and close the connection.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self.authenticator.endSession()
+        app = domish.Element((NS_XMPP_ERRORS, appCondition)) if appCondition else None
+        self.sendStreamError(error.StreamError(condition, text=text, appCondition=app))
+
+    def connectionLost(self, reason):
+        self.closed = True
+        self.authenticator.endSession()
+        xmlstream.XmlStream.connectionLost(self, reason)
+
+
+class AuthThrottle:
+    """
+    Count failed logins per IP address; too many within a window and further
+    attempts get C{temporary-auth-failure} until old failures expire.
+    """
+
+    #: Addresses remembered at most; the oldest are forgotten first.
+    maxAddresses = 10000
+
+    def __init__(self, maxFailures, window, clock):
+        self.maxFailures = maxFailures
+        self.window = window
+        self.clock = clock
+        self._failures = collections.OrderedDict()
+
+    def _recent(self, address):
+        times = self._failures.get(address)
+        if times is None:
+            return None
+        horizon = self.clock.seconds() - self.window
+        while times and times[0] <= horizon:
+            times.popleft()
+        if not times:
+            del self._failures[address]
+            return None
+        return times
+
+    def allowed(self, address) -> bool:
+        if self.maxFailures == 0:
+            return True
+        times = self._recent(address)
+        return times is None or len(times) < self.maxFailures
+
+    def failed(self, address):
+        times = self._recent(address)
+        if times is None:
+            times = self._failures[address] = collections.deque()
+        self._failures.move_to_end(address)
+        times.append(self.clock.seconds())
+        while len(self._failures) > self.maxAddresses:
+            self._failures.popitem(last=False)
+
+
+class ClientNegotiator(xmlstream.ListenAuthenticator):
+    """
+    Drives one client stream from the first header to a bound session, then
+    checks and stamps every stanza the session sends.
+    """
+
+    namespace = NS_CLIENT
+    log = Logger()
+
+    def __init__(self, factory):
+        self.factory = factory
+        self.user = None
+        self.tls = False
+        self.exchange = None
+        self.timeout = None
+
+    # Stream set-up
+
+    def connectionMade(self):
+        xs = self.xmlstream
+        self.tls = ISSLTransport.providedBy(xs.transport)
+        self.timeout = self.factory.clock.callLater(
+            NEGOTIATION_TIMEOUT, xs.closeWithError, "connection-timeout"
+        )
+
+    def streamStarted(self, root):
+        xs = self.xmlstream
+        xs.namespace = root.defaultUri
+        xs.sid = binascii.hexlify(os.urandom(8)).decode("ascii")
+        xs.thisEntity = JID(self.factory.domains[0])
+        if (root.uri, root.name) != (NS_STREAMS, "stream"):
+            return xs.closeWithError("invalid-namespace")
+        if root.defaultUri != NS_CLIENT:
+            return xs.closeWithError("invalid-namespace")
+        try:
+            domain = jids.prepDomain(root.getAttribute("to", ""))
+        except jids.InvalidJID:
+            return xs.closeWithError("host-unknown")
+        if domain not in self.factory.domains or (
+            self.user is not None and domain != self.user.host
+        ):
+            return xs.closeWithError("host-unknown")
+        xs.thisEntity = JID(domain)
+        if root.getAttribute("version") != "1.0":
+            return xs.closeWithError("unsupported-version")
+        xs.sendHeader()
+        xs.send(self.features())
+
+    def features(self):
+        """
+        The stream features for the stream's current state.
+        """
+        features = domish.Element((NS_STREAMS, "features"))
+        settings = self.factory.settings
+        if self.user is None:
+            if not self.tls and self.factory.tlsContext is not None:
+                starttls = features.addElement((NS_TLS, "starttls"))
+                if settings.require_tls:
+                    starttls.addElement("required")
+            if self.tls or not settings.require_tls:
+                mechanisms = features.addElement((NS_SASL, "mechanisms"))
+                for name in self.mechanisms():
+                    mechanisms.addElement("mechanism", content=name)
+        else:
+            features.addElement((NS_BIND, "bind"))
+            features.addElement((NS_SESSION, "session")).addElement("optional")
+            features.addElement((NS_ROSTERVER, "ver"))
+        return features
+
+    def mechanisms(self):
+        if self.tls:
+            return sasl.SCRAM_MECHANISMS + ("PLAIN",)
+        return sasl.SCRAM_MECHANISMS
+
+    def negotiationElement(self, element):
+        """
+        Handle an element before a resource is bound.
+        """
+        xs = self.xmlstream
+        uri, name = element.uri, element.name
+        if uri == NS_TLS and name == "starttls" and self.user is None:
+            self.startTLS()
+        elif uri == NS_SASL and self.user is None:
+            if not self.tls and self.factory.settings.require_tls:
+                xs.closeWithError("policy-violation", "Use STARTTLS first.")
+            elif name == "auth":
+                self.authReceived(element)
+            elif name == "response" and self.exchange is not None:
+                self.responseReceived(element)
+            elif name == "abort":
+                self.exchange = None
+                self.saslFailure("aborted")
+            else:
+                xs.closeWithError("not-authorized")
+        elif self.user is not None and uri == NS_CLIENT and name == "iq":
+            self.preBindIQ(element)
+        else:
+            xs.closeWithError("not-authorized")
+
+    def startTLS(self):
+        xs = self.xmlstream
+        if self.tls or self.factory.tlsContext is None:
+            xs.send(domish.Element((NS_TLS, "failure")))
+            xs.closed = True
+            xs.transport.loseConnection()
+            return
+        xs.send(domish.Element((NS_TLS, "proceed")))
+        xs.transport.startTLS(self.factory.tlsContext)
+        self.tls = True
+        xs.reset()
+
+    # SASL
+
+    @property
+    def peerAddress(self):
+        peer = self.xmlstream.transport.getPeer()
+        return getattr(peer, "host", str(peer))
+
+    def saslFailure(self, condition, text=None):
+        failure = domish.Element((NS_SASL, "failure"))
+        failure.addElement(condition)
+        if text:
+            failure.addElement("text", content=text)
+        self.xmlstream.send(failure)
+
+    def authReceived(self, element):
+        mechanism = element.getAttribute("mechanism")
+        self.exchange = None
+        if mechanism not in self.mechanisms():
+            return self.saslFailure("invalid-mechanism")
+        if not self.factory.throttle.allowed(self.peerAddress):
+            return self.saslFailure(
+                "temporary-auth-failure", "Too many failed logins; try again later."
+            )
+        try:
+            initial = _decode(str(element))
+            if mechanism == "PLAIN":
+                authzid, username, password = sasl.parsePlain(initial)
+                user = self.userJID(username, authzid)
+            else:
+                username, authzid = sasl.parseScramFirst(initial)
+                user = self.userJID(username, authzid)
+        except sasl.SASLFailure as e:
+            return self.failed(e)
+        exchange = self.exchange = object()
+
+        def gotCredentials(credentials):
+            if self.exchange is not exchange or self.xmlstream.closed:
+                return
+            try:
+                if mechanism == "PLAIN":
+                    if credentials is None or not sasl.checkPassword(credentials, password):
+                        raise sasl.SASLFailure("not-authorized")
+                    self.succeeded(user, b"")
+                else:
+                    keys = credentials.keys.get(mechanism) if credentials else None
+                    scram = sasl.ScramExchange(mechanism, keys)
+                    challenge = scram.challenge(initial)
+                    self.exchange = (scram, user)
+                    self.xmlstream.send(_element(NS_SASL, "challenge", challenge))
+            except sasl.SASLFailure as e:
+                self.failed(e)
+
+        d = self.factory.accounts.getCredentials(user.userhost())
+        d.addCallback(gotCredentials)
+        d.addErrback(self.internalError)
+
+    def responseReceived(self, element):
+        if not isinstance(self.exchange, tuple):
+            return self.xmlstream.closeWithError("not-authorized")
+        scram, user = self.exchange
+        try:
+            final = scram.finish(_decode(str(element)))
+        except sasl.SASLFailure as e:
+            return self.failed(e)
+        self.succeeded(user, final)
+
+    def userJID(self, username, authzid):
+        try:
+            user = JID(tuple=(jids.prepUser(username), self.xmlstream.thisEntity.host, None))
+        except jids.InvalidJID:
+            raise sasl.SASLFailure("not-authorized") from None
+        if authzid is not None:
+            try:
+                wanted = jids.parse(authzid)
+            except jids.InvalidJID:
+                raise sasl.SASLFailure("invalid-authzid") from None
+            if wanted.userhost() != user.userhost() or wanted.resource:
+                raise sasl.SASLFailure("invalid-authzid")
+        return user
+
+    def failed(self, failure):
+        self.exchange = None
+        if failure.condition == "not-authorized":
+            self.factory.throttle.failed(self.peerAddress)
+        self.saslFailure(failure.condition, failure.text)
+
+    def succeeded(self, user, additional):
+        self.exchange = None
+        self.user = user
+        self.xmlstream.send(_element(NS_SASL, "success", additional))
+        self.xmlstream.reset(self.factory.settings.max_stanza_size)
+
+    def internalError(self, failure):
+        self.log.failure("Looking up credentials failed", failure)
+        self.xmlstream.closeWithError("internal-server-error")
+
+    # Binding
+
+    def preBindIQ(self, iq):
+        bind = stanzas.child(iq, NS_BIND, "bind")
+        if iq.getAttribute("type") != "set" or bind is None:
+            return self.xmlstream.closeWithError("not-authorized", "Bind a resource first.")
+        requested = str(stanzas.child(bind, NS_BIND, "resource") or "").strip()
+        resource = requested or binascii.hexlify(os.urandom(6)).decode("ascii")
+        try:
+            full = jids.parse(f"{self.user.userhost()}/{resource}")
+        except jids.InvalidJID as e:
+            return self.xmlstream.send(stanzas.errorReply(iq, "bad-request", str(e)))
+        if not self.factory.accounts.exists(full.userhost()):
+            return self.xmlstream.closeWithError("not-authorized", "Account deleted.")
+        self.bind(iq, full)
+
+    def bind(self, iq, full):
+        xs = self.xmlstream
+        registry = self.factory.sessions
+        old = registry.get(full.full())
+        if old is not None:
+            old.close("conflict", "Replaced by new connection.")
+        session = xs.session = Session(full, xs)
+        registry.add(session)
+        if self.timeout is not None and self.timeout.active():
+            self.timeout.cancel()
+        reply = xmlstream.toResponse(iq, "result")
+        reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
+        xs.send(reply)
+        xs.elementHandler = self.stanzaReceived
+        self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_BOUND)
+
+    def endSession(self):
+        """
+        Take the session, if any, out of the registry: exactly once.
+        """
+        if self.timeout is not None and self.timeout.active():
+            self.timeout.cancel()
+        session = self.xmlstream.session
+        if session is None:
+            return
+        self.xmlstream.session = None
+        self.factory.sessions.remove(session)
+        self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_UNBOUND)
+
+    # Stanzas of a bound session
+
+    def stanzaReceived(self, stanza):
+        """
+        Check a stanza from the client, stamp its sender and route it.
+        """
+        xs = self.xmlstream
+        session = xs.session
+        if stanza.uri != NS_CLIENT or stanza.name not in STANZA_NAMES:
+            return xs.closeWithError("unsupported-stanza-type")
+        stanza["from"] = session.full
+        to = stanza.getAttribute("to")
+        if to is not None:
+            try:
+                stanza["to"] = jids.parse(to).full()
+            except jids.InvalidJID as e:
+                return self.reject(stanza, "jid-malformed", str(e))
+        kind = stanza.getAttribute("type")
+        if stanza.name == "iq":
+            if kind not in IQ_TYPES or not stanza.getAttribute("id"):
+                return self.reject(stanza, "bad-request", "Invalid iq type or id.")
+            if kind in ("get", "set") and len(list(stanza.elements())) != 1:
+                return self.reject(stanza, "bad-request", "An iq get or set has one payload.")
+            if kind == "set" and stanzas.child(stanza, NS_SESSION, "session") is not None:
+                # RFC 3921 sessions are implicit today; answer as Prosody does.
+                return xs.send(xmlstream.toResponse(stanza, "result"))
+        elif stanza.name == "presence" and kind not in PRESENCE_TYPES:
+            return self.reject(stanza, "bad-request", "Unknown presence type.")
+        stanza.origin = session
+        self.factory.domain.outbound(stanza)
+
+    def reject(self, stanza, condition, text):
+        reply = stanzas.errorReply(stanza, condition, text)
+        if reply is not None:
+            reply.attributes.pop("from", None)
+            reply["to"] = self.xmlstream.session.full
+            self.xmlstream.send(reply)
+
+
+def _decode(text):
+    text = text.strip()
+    if text == "=" or not text:
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise sasl.SASLFailure("incorrect-encoding") from None
+
+
+def _element(uri, name, data):
+    element = domish.Element((uri, name))
+    if data:
+        element.addContent(base64.b64encode(data).decode("ascii"))
+    return element
+
+
+class ClientFactory(ServerFactory):
+    """
+    Makes the client streams of one listening endpoint.
+
+    @param domains: the served domains, as prepared strings.
+    @param accounts: the L{AccountManager}.
+    @param sessions: the L{SessionRegistry}.
+    @param domain: the L{LocalDomain} that takes the stanzas.
+    @param tlsContext: the server's TLS context factory, or C{None}.
+    @param settings: the C{[c2s]} configuration section.
+    @param clock: an L{IReactorTime}.
+    """
+
+    def __init__(self, domains, accounts, sessions, domain, tlsContext, settings, clock):
+        self.domains = tuple(domains)
+        self.accounts = accounts
+        self.sessions = sessions
+        self.domain = domain
+        self.tlsContext = tlsContext
+        self.settings = settings
+        self.clock = clock
+        self.throttle = AuthThrottle(
+            settings.auth_failures, settings.auth_failure_window, clock
+        )
+
+    log = Logger()
+    #: Log every byte in and out (C{twistd openmessenger --verbose}).
+    logTraffic = False
+
+    def buildProtocol(self, addr):
+        stream = ClientStream(
+            ClientNegotiator(self), self.settings.max_stanza_size_before_auth
+        )
+        stream.factory = self
+        if self.logTraffic:
+            stream.rawDataInFn = lambda data: self.log.info("{peer} RECV {data!r}", peer=addr, data=data)
+            stream.rawDataOutFn = lambda data: self.log.info("{peer} SEND {data!r}", peer=addr, data=data)
+        return stream

@@ -1,0 +1,123 @@
+# -*- test-case-name: tests.xmpp.test_localdomain -*-
+"""
+The local domains: final delivery to sessions, and dispatch of everything
+else to the feature handlers, by addressing class (RFC 6121 8.5).
+
+Two handler buses sit here, each an L{XMPPHandlerCollection} whose
+C{xmlstream} is a plain event dispatcher: C{server} sees stanzas addressed to
+a served domain itself (disco, ping, version of the server); C{accounts} sees
+stanzas addressed to a user account (a bare JID, a full JID whose resource is
+gone, or no C{to} from the account's own client) and the events of
+L{openmessenger.xmpp.events}.  Feature handlers therefore never see traffic
+for someone else's full JID, which is what makes responders written for an
+endpoint (like wokkel's) safe to attach here.
+"""
+
+from twisted.words.protocols.jabber.xmlstream import XMPPHandlerCollection
+from twisted.words.xish.utility import EventDispatcher
+
+from openmessenger.xmpp import events, stanzas
+
+SUBSCRIPTION_TYPES = frozenset(("subscribe", "subscribed", "unsubscribe", "unsubscribed"))
+
+
+class _Bus(EventDispatcher):
+    """
+    What a handler on a bus sees as its XML stream: stanzas and events are
+    dispatched to it, and what it sends is routed.
+    """
+
+    def __init__(self, route):
+        EventDispatcher.__init__(self)
+        self.send = route
+
+
+class HandlerBus(XMPPHandlerCollection):
+    """
+    A set of feature handlers sharing one dispatcher.
+    """
+
+    def __init__(self, route):
+        XMPPHandlerCollection.__init__(self)
+        self.xmlstream = _Bus(route)
+        self.send = route
+
+    def addHandler(self, handler):
+        XMPPHandlerCollection.addHandler(self, handler)
+        handler.makeConnection(self.xmlstream)
+        handler.connectionInitialized()
+
+    def dispatch(self, stanza, event=None):
+        stanza.handled = False
+        self.xmlstream.dispatch(stanza, event)
+
+
+class LocalDomain:
+    """
+    The receiver of the served domains.
+    """
+
+    def __init__(self, domains, sessions, router):
+        self.domains = frozenset(domains)
+        self.sessions = sessions
+        self.router = router
+        self.server = HandlerBus(router.route)
+        self.accounts = HandlerBus(router.route)
+        for domain in domains:
+            router.addRoute(domain, self)
+
+    def outbound(self, stanza):
+        """
+        Take a stanza from a local client; its C{origin} is the session.
+        """
+        if stanza.name == "presence":
+            self.accounts.dispatch(stanza, events.PRESENCE_OUTBOUND)
+        elif stanza.getAttribute("to") is None:
+            # Addressed to the sender's own account (RFC 6120 10.3.3).
+            self.accounts.dispatch(stanza)
+        else:
+            self.router.route(stanza)
+
+    def receive(self, stanza):
+        """
+        Take a stanza addressed to one of our domains.
+        """
+        to = stanza["to"]
+        user, _, host = to.partition("/")[0].rpartition("@")
+        if not user:
+            if "/" in to:
+                # A resource of the server itself: nothing lives there.
+                self.bounce(stanza, "service-unavailable")
+            else:
+                self.server.dispatch(stanza)
+            return
+        if "/" in to and self.deliverToResource(stanza, to):
+            return
+        self.accounts.dispatch(stanza)
+
+    def deliverToResource(self, stanza, to):
+        """
+        Deliver a stanza addressed to a full JID (RFC 6121 8.5.3).  Return
+        false if it is to be handled as addressed to the bare JID instead.
+        """
+        kind = stanza.getAttribute("type")
+        name = stanza.name
+        if name == "presence" and (kind in SUBSCRIPTION_TYPES or kind == "probe"):
+            return False
+        session = self.sessions.get(to)
+        if session is not None:
+            session.send(stanza)
+            return True
+        if name == "message" and kind in (None, "normal", "chat"):
+            return False
+        if name == "message" and kind == "groupchat":
+            self.bounce(stanza, "service-unavailable")
+        elif name == "iq":
+            self.bounce(stanza, "service-unavailable")
+        # Headlines, errors and presence for a gone resource are dropped.
+        return True
+
+    def bounce(self, stanza, condition, text=None):
+        reply = stanzas.errorReply(stanza, condition, text)
+        if reply is not None:
+            self.router.route(reply)

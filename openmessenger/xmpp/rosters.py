@@ -1,0 +1,200 @@
+# -*- test-case-name: tests.xmpp.test_rosters -*-
+"""
+Rosters in memory, written through to storage, with roster pushes.
+
+Both the roster feature (what clients edit) and the presence feature (what
+subscriptions change) update rosters; this is the one object through which
+they do, like Prosody's C{core.rostermanager}.  A user's roster is loaded once
+and then kept: all changes pass through here, so the copy stays true, and
+presence broadcasts read it without touching the database.  Each change is
+applied to the copy at once (so state-machine steps never interleave), and
+its push goes out only after storage has committed it.
+"""
+
+import binascii
+import os
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.words.xish import domish
+
+from openmessenger.storage.interfaces import RosterItem
+
+NS_ROSTER = "jabber:iq:roster"
+
+
+class CachedRoster:
+    """
+    A user's roster as kept in memory.
+    """
+
+    def __init__(self, roster):
+        self.items = dict(roster.items)
+        self.pendingIn = set(roster.pendingIn)
+        self.version = roster.version
+
+    def get(self, contact) -> RosterItem:
+        """
+        The item for C{contact}, or an empty one (state "None") if absent.
+        """
+        return self.items.get(contact) or RosterItem(jid=contact)
+
+    def subscribers(self):
+        """
+        Contacts that receive the user's presence.
+        """
+        return [item.jid for item in self.items.values() if item.subscribedFrom]
+
+    def subscriptions(self):
+        """
+        Contacts whose presence the user receives.
+        """
+        return [item.jid for item in self.items.values() if item.subscribedTo]
+
+
+def itemElement(item, removed=False):
+    """
+    Serialise a roster item (RFC 6121 2.1.2).
+    """
+    element = domish.Element((NS_ROSTER, "item"))
+    element["jid"] = item.jid
+    if removed:
+        element["subscription"] = "remove"
+        return element
+    element["subscription"] = item.subscription
+    if item.name:
+        element["name"] = item.name
+    if item.ask:
+        element["ask"] = "subscribe"
+    if item.approved:
+        element["approved"] = "true"
+    for group in item.groups:
+        element.addElement("group", content=group)
+    return element
+
+
+class RosterManager:
+    log = Logger()
+
+    def __init__(self, store, sessions, send):
+        """
+        @param store: an L{IRosterStore}.
+        @param sessions: the L{SessionRegistry}, for pushes.
+        @param send: routes a stanza.
+        """
+        self.store = store
+        self.sessions = sessions
+        self.send = send
+        self._rosters = {}
+        self._loading = {}
+
+    def get(self, user):
+        """
+        Fire with the user's L{CachedRoster}.
+        """
+        if user in self._rosters:
+            return defer.succeed(self._rosters[user])
+        waiting = defer.Deferred()
+        if user not in self._loading:
+            self._loading[user] = [waiting]
+            self.store.getRoster(user).addCallbacks(
+                self._loaded, self._loadFailed, callbackArgs=(user,), errbackArgs=(user,)
+            )
+        else:
+            self._loading[user].append(waiting)
+        return waiting
+
+    def _loaded(self, roster, user):
+        cached = self._rosters[user] = CachedRoster(roster)
+        for waiting in self._loading.pop(user):
+            waiting.callback(cached)
+
+    def _loadFailed(self, failure, user):
+        for waiting in self._loading.pop(user):
+            waiting.errback(failure)
+
+    def forget(self, user):
+        """
+        Drop the in-memory copy (the account is gone).
+        """
+        self._rosters.pop(user, None)
+
+    def setItem(self, user, item):
+        """
+        Store an item and push it; fires once stored.
+        """
+        roster = self._rosters.get(user)
+        if roster is not None:
+            roster.items[item.jid] = item
+        d = self.store.setItem(user, item)
+        d.addCallbacks(self._changed, self._writeFailed, (user, item, False), None, (user,))
+        return d
+
+    def removeItem(self, user, contact):
+        """
+        Remove an item (and the contact's pending request) and push that.
+        """
+        roster = self._rosters.get(user)
+        if roster is not None:
+            roster.items.pop(contact, None)
+            roster.pendingIn.discard(contact)
+        d = self.store.removeItem(user, contact)
+        item = RosterItem(jid=contact)
+        d.addCallbacks(self._changed, self._writeFailed, (user, item, True), None, (user,))
+        return d
+
+    def setPendingIn(self, user, contact, pending):
+        """
+        Record or clear an inbound subscription request (no push: pending
+        requests are not roster items).
+        """
+        roster = self._rosters.get(user)
+        if roster is not None:
+            (roster.pendingIn.add if pending else roster.pendingIn.discard)(contact)
+        return self.store.setPendingIn(user, contact, pending).addErrback(
+            self._writeFailed, user
+        )
+
+    def _changed(self, version, user, item, removed):
+        roster = self._rosters.get(user)
+        if roster is not None:
+            roster.version = version
+        self.push(user, itemElement(item, removed), version)
+        return version
+
+    def _writeFailed(self, failure, user):
+        # The copy may now differ from storage: reload it next time.
+        self.forget(user)
+        return failure
+
+    def push(self, user, item, version):
+        """
+        Send a roster push to every session that asked for the roster.
+        """
+        for session in self.sessions.sessionsOf(user):
+            if not session.interested:
+                continue
+            iq = domish.Element((None, "iq"))
+            iq["type"] = "set"
+            iq["id"] = "push-" + binascii.hexlify(os.urandom(6)).decode("ascii")
+            iq["from"] = user
+            iq["to"] = session.full
+            query = iq.addElement((NS_ROSTER, "query"))
+            query["ver"] = str(version)
+            query.addChild(item)
+            self.send(iq)
+
+    def contactDeleted(self, holders, contact):
+        """
+        An account was deleted: push its removal to the rosters that held it
+        (storage has removed the items already).
+        """
+        for user in holders:
+            roster = self._rosters.get(user)
+            if roster is None:
+                # Not in memory: nobody is online with it, so nobody to push to.
+                continue
+            roster.items.pop(contact, None)
+            roster.pendingIn.discard(contact)
+            roster.version += 1
+            self.push(user, itemElement(RosterItem(jid=contact), True), roster.version)

@@ -1,0 +1,89 @@
+# -*- test-case-name: tests.xmpp.test_stanzas -*-
+"""
+Small pure helpers for stanzas: error replies and delay stamps.
+"""
+
+from datetime import datetime, timezone
+
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.xish import domish
+
+NS_CLIENT = "jabber:client"
+NS_DELAY = "urn:xmpp:delay"
+
+
+def errorReply(stanza, condition, text=None):
+    """
+    The error reply to C{stanza} (RFC 6120 8.3), or C{None} where the RFC
+    forbids one: in answer to an error, or to an iq result.
+    """
+    kind = stanza.getAttribute("type")
+    if kind == "error" or (stanza.name == "iq" and kind == "result"):
+        return None
+    return StanzaError(condition, text=text).toResponse(stanza)
+
+
+def formatStamp(stamp: float) -> str:
+    """
+    An XEP-0082 DateTime in UTC, e.g. C{2026-11-26T15:23:00.123Z}.
+    """
+    moment = datetime.fromtimestamp(stamp, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def addDelay(stanza, stamp: float, origin: str, reason: str = ""):
+    """
+    Stamp a stanza with the time it was first received (XEP-0203).
+    """
+    delay = stanza.addElement((NS_DELAY, "delay"), content=reason or None)
+    delay["stamp"] = formatStamp(stamp)
+    delay["from"] = origin
+    return delay
+
+
+def bare(address: str) -> str:
+    """
+    The bare part of a prepared JID string.
+    """
+    return address.partition("/")[0]
+
+
+def domainOf(address: str) -> str:
+    """
+    The domain part of a prepared JID string.
+    """
+    return address.partition("/")[0].rpartition("@")[2]
+
+
+def child(stanza, uri, name):
+    """
+    The first child element with this namespace and name, or C{None}.
+    """
+    for element in stanza.elements(uri, name):
+        return element
+    return None
+
+
+def presence(to=None, sender=None, kind=None):
+    """
+    Build a presence stanza.
+    """
+    element = domish.Element((NS_CLIENT, "presence"))
+    if to is not None:
+        element["to"] = to
+    if sender is not None:
+        element["from"] = sender
+    if kind is not None:
+        element["type"] = kind
+    return element
+
+
+def clone(element):
+    """
+    A copy of a stanza whose attributes can be changed (e.g. C{to}, one per
+    recipient) without touching the original; children are shared, as
+    nothing changes them.
+    """
+    copy = domish.Element((element.uri, element.name), element.defaultUri, dict(element.attributes))
+    copy.children = list(element.children)
+    return copy
