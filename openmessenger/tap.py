@@ -5,10 +5,11 @@ built and wired together.
 """
 
 import os
+from dataclasses import dataclass
 
-from twisted.application import service, strports
+from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import endpoints
+from twisted.internet import defer, endpoints
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
@@ -71,11 +72,65 @@ def loadAccounts(config):
     the reactor runs (so a broken database stops start-up at once).
     """
     pool = SynchronousPool(config.databasePath)
-    store = SQLiteStore(pool)
-    store.migrate()
-    names = store.listAccounts()
-    pool.close()
-    return set(names.result)
+    try:
+        store = SQLiteStore(pool)
+        store.migrate()
+        return set(store.listAccounts().result)
+    finally:
+        pool.close()
+
+
+@dataclass
+class XMPPServer:
+    """
+    The XMPP side of the server, wired: what listeners and the control
+    channel need.
+    """
+
+    domains: tuple
+    sessions: SessionRegistry
+    router: Router
+    domain: LocalDomain
+    rosters: RosterManager
+    accounts: AccountManager
+
+    def clientFactory(self, tlsContext, settings, clock):
+        return ClientFactory(
+            self.domains, self.accounts, self.sessions, self.domain, tlsContext, settings, clock
+        )
+
+
+def assemble(store, domains, offlineLimit, clock):
+    """
+    Build the XMPP core and attach every feature to it.
+
+    @param store: provides all storage interfaces.
+    @param domains: the served domains.
+    @param offlineLimit: offline messages kept per user.
+    @param clock: an L{IReactorTime}.
+    """
+    sessions = SessionRegistry()
+    router = Router()
+    domain = LocalDomain(domains, sessions, router)
+    rosters = RosterManager(store, sessions, router.route)
+    accounts = AccountManager(store, sessions, rosters, domains)
+    for handler in [
+        RosterHandler(rosters),
+        PresenceHandler(rosters, sessions, accounts, store, clock),
+        OfflineHandler(store, sessions, accounts, offlineLimit, clock),
+        LastActivityHandler(store, sessions, rosters, accounts, clock),
+        DeliveryHandler(sessions, accounts),
+        FallbackHandler(),
+    ]:
+        handler.setHandlerParent(domain.accounts)
+    for handler in [
+        PingHandler(),
+        VersionHandler("OpenMessenger", __version__),
+        UptimeHandler(clock),
+        FallbackHandler(),
+    ]:
+        handler.setHandlerParent(domain.server)
+    return XMPPServer(tuple(domains), sessions, router, domain, rosters, accounts)
 
 
 def makeService(options):
@@ -89,61 +144,94 @@ def makeService(options):
         raise ConfigError(str(e)) from None
     names = loadAccounts(config)
 
-    store = SQLiteStore(connectionPool(config.databasePath))
-    domains = config.server.domain
-    sessions = SessionRegistry()
-    router = Router()
-    domain = LocalDomain(domains, sessions, router)
-    rosters = RosterManager(store, sessions, router.route)
-    accounts = AccountManager(store, sessions, rosters, domains)
-    accounts.names = names
+    pool = connectionPool(config.databasePath)
+    store = SQLiteStore(pool)
+    core = assemble(store, config.server.domain, config.offline.max_messages, reactor)
+    core.accounts.names = names
 
-    for handler in [
-        RosterHandler(rosters),
-        PresenceHandler(rosters, sessions, accounts, store, reactor),
-        OfflineHandler(store, sessions, accounts, config.offline.max_messages, reactor),
-        LastActivityHandler(store, sessions, rosters, accounts, reactor),
-        DeliveryHandler(sessions, accounts),
-        FallbackHandler(),
-    ]:
-        handler.setHandlerParent(domain.accounts)
-    for handler in [
-        PingHandler(),
-        VersionHandler("OpenMessenger", __version__),
-        UptimeHandler(reactor),
-        FallbackHandler(),
-    ]:
-        handler.setHandlerParent(domain.server)
-
-    top = service.MultiService()
-    clients = ClientFactory(domains, accounts, sessions, domain, context, config.c2s, reactor)
+    top = ServerService(core)
+    PoolService(pool).setServiceParent(top)
+    clients = core.clientFactory(context, config.c2s, reactor)
     clients.logTraffic = options["verbose"]
-    listen(top, config.c2s.endpoint, clients, "[c2s] endpoint")
+    top.listen(reactor, "c2s", config.c2s.endpoint, clients, "[c2s] endpoint")
     if config.c2s.direct_tls_endpoint:
         wrapped = TLSMemoryBIOFactory(context, False, clients)
-        listen(top, config.c2s.direct_tls_endpoint, wrapped, "[c2s] direct_tls_endpoint")
+        top.listen(
+            reactor, "direct_tls", config.c2s.direct_tls_endpoint, wrapped,
+            "[c2s] direct_tls_endpoint",
+        )
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True
     )
-    StreamServerEndpointService(
-        controlEndpoint, control.ControlFactory(accounts)
-    ).setServiceParent(top)
+    top.addListener("control", controlEndpoint, control.ControlFactory(core.accounts))
 
     log.info(
         "OpenMessenger {version} serving {domains}; certificate SHA-256 "
         "fingerprint {fingerprint}.  Create a user with: openmessenger-ctl "
         "--config {config} user add USER@{domain}",
         version=__version__,
-        domains=", ".join(domains),
+        domains=", ".join(config.server.domain),
         fingerprint=tls.fingerprint(certificate),
         config=options["config"],
-        domain=domains[0],
+        domain=config.server.domain[0],
     )
     return top
 
 
-def listen(parent, description, factory, where):
-    try:
-        strports.service(description, factory).setServiceParent(parent)
-    except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{where} = {description!r}: {e}") from None
+class PoolService(service.Service):
+    """
+    Closes the database connection pool when the server stops.
+    """
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def stopService(self):
+        service.Service.stopService(self)
+        self.pool.close()
+
+
+class ServerService(service.MultiService):
+    """
+    The whole server.  C{ports} maps each listener's name (C{"c2s"},
+    C{"direct_tls"}, C{"control"}) to a Deferred that fires with its
+    listening port once it listens (tests listen on port 0 and ask).
+
+    @ivar core: the L{XMPPServer}.
+    """
+
+    def __init__(self, core):
+        service.MultiService.__init__(self)
+        self.core = core
+        self.ports = {}
+
+    def listen(self, reactor, name, description, factory, where):
+        try:
+            endpoint = endpoints.serverFromString(reactor, description)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"{where} = {description!r}: {e}") from None
+        self.addListener(name, endpoint, factory)
+
+    def addListener(self, name, endpoint, factory):
+        self.ports[name] = listening = defer.Deferred()
+        recording = _RecordingEndpoint(endpoint, listening)
+        listener = StreamServerEndpointService(recording, factory)
+        # As twisted.application.strports does: a port that cannot be bound
+        # stops start-up with an error instead of a log line.
+        listener._raiseSynchronously = True
+        listener.setServiceParent(self)
+
+
+class _RecordingEndpoint:
+    def __init__(self, endpoint, listening):
+        self.endpoint = endpoint
+        self.listening = listening
+
+    def listen(self, factory):
+        d = self.endpoint.listen(factory)
+
+        def listened(port):
+            self.listening.callback(port)
+            return port
+
+        return d.addCallback(listened)

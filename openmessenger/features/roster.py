@@ -3,9 +3,9 @@
 Roster management (RFC 6121 2) with roster versioning (XEP-0237).
 """
 
+from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
-from twisted.words.xish import domish
 
 from openmessenger.xmpp import jids, stanzas
 from openmessenger.xmpp.rosters import NS_ROSTER, itemElement
@@ -35,6 +35,8 @@ class RosterHandler(XMPPHandler):
     """
     Answers roster gets and sets from a user's own clients.
     """
+
+    log = Logger()
 
     def __init__(self, rosters):
         XMPPHandler.__init__(self)

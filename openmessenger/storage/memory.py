@@ -82,16 +82,26 @@ class MemoryStore:
     def getItem(self, user, contact):
         return succeed(self._rosters.get(user, {}).get(contact))
 
+    def _missing(self, user):
+        # Mirrors SQLite's foreign keys: no data for accounts that don't exist.
+        return None if user in self._accounts else fail(NoSuchAccount(user))
+
     def setItem(self, user, item):
+        if user not in self._accounts:
+            return self._missing(user)
         self._rosters.setdefault(user, {})[item.jid] = item
         return succeed(self._bump(user))
 
     def removeItem(self, user, contact):
+        if user not in self._accounts:
+            return self._missing(user)
         self._rosters.get(user, {}).pop(contact, None)
         self._pending.get(user, set()).discard(contact)
         return succeed(self._bump(user))
 
     def setPendingIn(self, user, contact, pending):
+        if user not in self._accounts:
+            return self._missing(user)
         contacts = self._pending.setdefault(user, set())
         if pending:
             contacts.add(contact)
@@ -106,6 +116,8 @@ class MemoryStore:
     # IOfflineStore
 
     def storeMessage(self, user, stanza, stamp, limit):
+        if user not in self._accounts:
+            return self._missing(user)
         messages = self._offline.setdefault(user, [])
         if len(messages) >= limit:
             return succeed(False)
@@ -118,6 +130,8 @@ class MemoryStore:
     # ILastActivityStore
 
     def setLastActivity(self, user, activity):
+        if user not in self._accounts:
+            return self._missing(user)
         self._last[user] = activity
         return succeed(None)
 

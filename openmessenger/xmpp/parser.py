@@ -100,9 +100,11 @@ class RestrictedElementStream(domish.ExpatElementStream):
             self.fed += len(chunk)
             try:
                 self.parser.Parse(chunk)
-            except self.error as e:
+            except (self.error, StreamLimitError) as e:
                 if self.detached:
                     return
+                if isinstance(e, StreamLimitError):
+                    raise
                 raise NotWellFormed(str(e)) from None
             if not self.detached and self.fed - self.boundary > self.maxStanzaSize:
                 raise StanzaTooBig(

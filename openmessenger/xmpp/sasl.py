@@ -111,16 +111,20 @@ class ScramExchange:
     @param keys: the user's L{ScramKeys} for this mechanism, or C{None} for
         an unknown user: the exchange then runs to the end with made-up keys
         and fails, so a client cannot tell unknown users from wrong passwords.
+    @param serverNonce: fixed only by tests (RFC test vectors); random
+        otherwise.
     """
 
-    def __init__(self, mechanism: str, keys: ScramKeys | None):
+    def __init__(self, mechanism: str, keys: ScramKeys | None, serverNonce=None):
         if keys is None:
             keys = ScramKeys(os.urandom(16), os.urandom(32), os.urandom(32), 4096)
             self.known = False
         else:
             self.known = True
         auth = (keys.salt, keys.storedKey, keys.serverKey, keys.iterations)
-        self._server = scramp.ScramMechanism(mechanism).make_server(lambda user: auth)
+        self._server = scramp.ScramMechanism(mechanism).make_server(
+            lambda user: auth, s_nonce=serverNonce
+        )
 
     def challenge(self, clientFirst: bytes) -> bytes:
         """

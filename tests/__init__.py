@@ -1,0 +1,3 @@
+"""
+Tests for OpenMessenger; the tree mirrors the package.
+"""

@@ -1,0 +1,3 @@
+"""
+End-to-end tests: the real server over loopback, driven by slixmpp.
+"""

@@ -1,0 +1,224 @@
+"""
+Tests for the storage backends: one set of behaviour tests, applied to
+L{MemoryStore} and L{SQLiteStore}.
+"""
+
+import os
+import sqlite3
+import tempfile
+
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from openmessenger.storage import interfaces
+from openmessenger.storage.interfaces import (
+    AccountExists,
+    Credentials,
+    LastActivity,
+    NoSuchAccount,
+    RosterItem,
+    ScramKeys,
+)
+from openmessenger.storage.memory import MemoryStore
+from openmessenger.storage.sqlite import SCHEMA_VERSION, SQLiteStore, SynchronousPool
+
+CREDENTIALS = Credentials({"SCRAM-SHA-1": ScramKeys(b"salt", b"stored", b"server", 4096)})
+OTHER = Credentials({"SCRAM-SHA-256": ScramKeys(b"s2", b"k2", b"v2", 8192)})
+
+
+class StorageTestsMixin:
+    """
+    Behaviour every backend shares.  C{self.store} is set by C{setUp}.
+    """
+
+    def result(self, d):
+        return self.successResultOf(d)
+
+    def createAlice(self):
+        self.result(self.store.createAccount("alice@example.com", CREDENTIALS))
+
+    def test_interfaces(self):
+        """
+        The store provides every storage interface.
+        """
+        for interface in [interfaces.IAccountStore, interfaces.IRosterStore,
+                          interfaces.IOfflineStore, interfaces.ILastActivityStore]:
+            verifyObject(interface, self.store)
+
+    def test_accounts(self):
+        """
+        Accounts are created once, read back, changed and listed by domain.
+        """
+        self.createAlice()
+        self.result(self.store.createAccount("bob@example.org", CREDENTIALS))
+        self.failureResultOf(self.store.createAccount("alice@example.com", OTHER), AccountExists)
+        self.assertEqual(self.result(self.store.getCredentials("alice@example.com")), CREDENTIALS)
+        self.assertIsNone(self.result(self.store.getCredentials("nobody@example.com")))
+        self.result(self.store.setCredentials("alice@example.com", OTHER))
+        self.assertEqual(self.result(self.store.getCredentials("alice@example.com")), OTHER)
+        self.failureResultOf(self.store.setCredentials("nobody@example.com", OTHER), NoSuchAccount)
+        self.assertEqual(self.result(self.store.listAccounts()), ["alice@example.com", "bob@example.org"])
+        self.assertEqual(self.result(self.store.listAccounts("example.org")), ["bob@example.org"])
+
+    def test_listByDomainIsExact(self):
+        """
+        Listing a domain does not match other domains by pattern characters.
+        """
+        self.result(self.store.createAccount("a@ex_mple.com", CREDENTIALS))
+        self.result(self.store.createAccount("b@exymple.com", CREDENTIALS))
+        self.assertEqual(self.result(self.store.listAccounts("ex_mple.com")), ["a@ex_mple.com"])
+
+    def test_roster(self):
+        """
+        Items are stored whole, replaced, removed, and every change bumps the
+        version.
+        """
+        self.createAlice()
+        empty = self.result(self.store.getRoster("alice@example.com"))
+        self.assertEqual((empty.items, empty.pendingIn, empty.version), ({}, (), 0))
+        item = RosterItem("bob@example.com", "Bob", ("Friends", "Work"), "both", True, True)
+        v1 = self.result(self.store.setItem("alice@example.com", item))
+        self.assertEqual(self.result(self.store.getItem("alice@example.com", "bob@example.com")), item)
+        renamed = item.evolve(name="Robert", groups=())
+        v2 = self.result(self.store.setItem("alice@example.com", renamed))
+        roster = self.result(self.store.getRoster("alice@example.com"))
+        self.assertEqual(roster.items, {"bob@example.com": renamed})
+        self.assertEqual(roster.version, v2)
+        self.assertLess(v1, v2)
+        v3 = self.result(self.store.removeItem("alice@example.com", "bob@example.com"))
+        self.assertLess(v2, v3)
+        self.assertIsNone(self.result(self.store.getItem("alice@example.com", "bob@example.com")))
+
+    def test_pending(self):
+        """
+        Pending inbound requests are kept apart from items and cleared by
+        removing the contact.
+        """
+        self.createAlice()
+        self.result(self.store.setPendingIn("alice@example.com", "bob@example.com", True))
+        self.result(self.store.setPendingIn("alice@example.com", "carol@example.com", True))
+        self.result(self.store.setPendingIn("alice@example.com", "carol@example.com", False))
+        roster = self.result(self.store.getRoster("alice@example.com"))
+        self.assertEqual((roster.items, roster.pendingIn), ({}, ("bob@example.com",)))
+        self.result(self.store.removeItem("alice@example.com", "bob@example.com"))
+        self.assertEqual(self.result(self.store.getRoster("alice@example.com")).pendingIn, ())
+
+    def test_noDataForMissingAccounts(self):
+        """
+        Writing data of an account that does not exist fails.
+        """
+        for d in [
+            self.store.setItem("ghost@example.com", RosterItem("a@b")),
+            self.store.setPendingIn("ghost@example.com", "a@b", True),
+            self.store.storeMessage("ghost@example.com", "<message/>", 1.0, 10),
+            self.store.setLastActivity("ghost@example.com", LastActivity(1.0)),
+        ]:
+            self.failureResultOf(d, NoSuchAccount)
+
+    def test_offline(self):
+        """
+        Offline messages come back oldest first, once, up to the limit.
+        """
+        self.createAlice()
+        for n in range(3):
+            stored = self.result(self.store.storeMessage("alice@example.com", f"<m n='{n}'/>", 10.0 + n, 3))
+            self.assertTrue(stored)
+        self.assertFalse(self.result(self.store.storeMessage("alice@example.com", "<m/>", 20.0, 3)))
+        self.assertEqual(
+            self.result(self.store.popMessages("alice@example.com")),
+            [("<m n='0'/>", 10.0), ("<m n='1'/>", 11.0), ("<m n='2'/>", 12.0)],
+        )
+        self.assertEqual(self.result(self.store.popMessages("alice@example.com")), [])
+
+    def test_lastActivity(self):
+        """
+        The last activity is replaced by newer records.
+        """
+        self.createAlice()
+        self.assertIsNone(self.result(self.store.getLastActivity("alice@example.com")))
+        self.result(self.store.setLastActivity("alice@example.com", LastActivity(5.0, "bye")))
+        self.result(self.store.setLastActivity("alice@example.com", LastActivity(7.0, "")))
+        self.assertEqual(self.result(self.store.getLastActivity("alice@example.com")), LastActivity(7.0, ""))
+
+    def test_deleteAccount(self):
+        """
+        Deleting an account removes its data and its items in other rosters,
+        and reports whose rosters held it.
+        """
+        self.createAlice()
+        self.result(self.store.createAccount("bob@example.com", CREDENTIALS))
+        self.result(self.store.createAccount("carol@example.com", CREDENTIALS))
+        self.result(self.store.setItem("alice@example.com", RosterItem("bob@example.com")))
+        self.result(self.store.setItem("bob@example.com", RosterItem("alice@example.com")))
+        self.result(self.store.setItem("carol@example.com", RosterItem("alice@example.com")))
+        self.result(self.store.setPendingIn("bob@example.com", "alice@example.com", True))
+        self.result(self.store.storeMessage("alice@example.com", "<m/>", 1.0, 10))
+        self.result(self.store.setLastActivity("alice@example.com", LastActivity(1.0)))
+        before = self.result(self.store.getRoster("bob@example.com")).version
+        holders = self.result(self.store.deleteAccount("alice@example.com"))
+        self.assertEqual(holders, ["bob@example.com", "carol@example.com"])
+        self.assertIsNone(self.result(self.store.getCredentials("alice@example.com")))
+        bob = self.result(self.store.getRoster("bob@example.com"))
+        self.assertEqual((bob.items, bob.pendingIn), ({}, ()))
+        self.assertGreater(bob.version, before)
+        self.result(self.store.createAccount("alice@example.com", CREDENTIALS))
+        self.assertEqual(self.result(self.store.getRoster("alice@example.com")).items, {})
+        self.assertEqual(self.result(self.store.popMessages("alice@example.com")), [])
+        self.assertIsNone(self.result(self.store.getLastActivity("alice@example.com")))
+        self.failureResultOf(self.store.deleteAccount("ghost@example.com"), NoSuchAccount)
+
+
+class MemoryStoreTests(StorageTestsMixin, SynchronousTestCase):
+    def setUp(self):
+        self.store = MemoryStore()
+
+
+class SQLiteStoreTests(StorageTestsMixin, SynchronousTestCase):
+    def setUp(self):
+        self.pool = SynchronousPool(":memory:")
+        self.store = SQLiteStore(self.pool)
+        self.successResultOf(self.store.migrate())
+        self.addCleanup(self.pool.close)
+
+    def test_migrateIsIdempotent(self):
+        """
+        Migrating twice leaves the schema at the current version.
+        """
+        self.successResultOf(self.store.migrate())
+        version = self.pool.connection.execute("PRAGMA user_version").fetchone()[0]
+        self.assertEqual(version, SCHEMA_VERSION)
+
+    def test_newerSchemaRefused(self):
+        """
+        A database from a newer release is not touched.
+        """
+        self.pool.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        self.failureResultOf(self.store.migrate(), RuntimeError)
+
+    def test_failedInteractionRollsBack(self):
+        """
+        An interaction that fails half-way leaves nothing behind.
+        """
+        def half(cursor):
+            cursor.execute("INSERT INTO account (jid, credentials) VALUES ('x@y', '{}')")
+            raise ValueError("boom")
+
+        self.failureResultOf(self.pool.runInteraction(half), ValueError)
+        self.assertEqual(self.successResultOf(self.store.listAccounts()), [])
+
+    def test_committedDataSurvivesAnotherConnection(self):
+        """
+        What an interaction wrote is committed when its Deferred fires: a
+        second connection to the file sees it at once.
+        """
+        directory = tempfile.mkdtemp()
+        path = os.path.join(directory, "om.sqlite")
+        pool = SynchronousPool(path)
+        self.addCleanup(pool.close)
+        store = SQLiteStore(pool)
+        self.successResultOf(store.migrate())
+        self.successResultOf(store.createAccount("alice@example.com", CREDENTIALS))
+        self.successResultOf(store.storeMessage("alice@example.com", "<m/>", 1.0, 5))
+        other = sqlite3.connect(path)
+        self.addCleanup(other.close)
+        self.assertEqual(other.execute("SELECT COUNT(*) FROM offline_message").fetchone(), (1,))
