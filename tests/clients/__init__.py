@@ -1,0 +1,724 @@
+"""
+Tests that drive real desktop XMPP clients (Psi, Profanity) against the real
+daemon.  Run them with C{make test-clients}.
+
+This module holds the helpers they share: waiting for a condition, reading
+the daemon's C{--verbose} traffic log back into stanzas, a scripted contact
+(slixmpp in a thread of its own), a terminal client in tmux, an X server for
+Psi, Psi's profile and screenshots.
+"""
+
+import ast
+import asyncio
+import base64
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+
+#: How long any one thing a client does may take, in seconds.
+DEADLINE = 60
+
+#: How often a condition is checked while waiting for it, in seconds.
+POLL = 0.1
+
+STREAMS = "http://etherx.jabber.org/streams"
+CLIENT = "jabber:client"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+ROSTER = "jabber:iq:roster"
+
+
+def requireTools(*names):
+    """
+    Skip the test when one of the programs C{names} is not installed, or
+    fail it under C{CI=true}, where the clients must be there.
+    """
+    missing = [name for name in names if shutil.which(name) is None]
+    if not missing:
+        return
+    reason = f"not installed: {', '.join(missing)} (apt-get install psi profanity xvfb tmux xdotool imagemagick)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def waitFor(condition, what, timeout=DEADLINE, diagnose=None):
+    """
+    Call C{condition} every L{POLL} seconds until it returns something true,
+    and return that.
+
+    @param what: what is awaited, for the failure message.
+    @param diagnose: a callable giving more text for the failure message.
+    @raise AssertionError: when C{timeout} seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            detail = f"\n{diagnose()}" if diagnose is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
+        time.sleep(POLL)
+
+
+def uniqueText(prefix):
+    """
+    A message body that no earlier run of the test could have produced.
+    """
+    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
+# The daemon's traffic log.
+
+_TRAFFIC = re.compile(r"port=(\d+)\) (RECV|SEND) (b(['\"]).*\4)\s*$")
+_HEADER = re.compile(r"(?:<\?xml[^>]*\?>\s*)?(?=<stream:stream[\s>])")
+
+
+def parseStream(data):
+    """
+    The top-level elements (stanzas, nonzas) of one direction of a client
+    connection, across its stream restarts (STARTTLS, SASL).
+
+    @param data: the bytes, as the daemon logged them after TLS.
+    @return: a list of L{ET.Element}, tags in Clark notation.
+    """
+    elements = []
+    for piece in _HEADER.split(data.decode("utf-8", "replace")):
+        if not piece.startswith("<stream:stream"):
+            continue
+        parser = ET.XMLPullParser(events=("start", "end"))
+        depth = 0
+        try:
+            parser.feed(piece)
+            for event, element in parser.read_events():
+                if event == "start":
+                    depth += 1
+                else:
+                    depth -= 1
+                    if depth == 1:
+                        elements.append(element)
+        except ET.ParseError:
+            # The end of the log can cut a stanza in half.
+            pass
+    return elements
+
+
+class Connection:
+    """
+    One client connection as the daemon saw it.
+
+    @ivar port: the client's TCP port.
+    @ivar received: the elements the client sent.
+    @ivar sent: the elements the daemon sent to the client.
+    """
+
+    def __init__(self, port, incoming, outgoing):
+        self.port = port
+        self.incoming = incoming
+        self.outgoing = outgoing
+        self.received = parseStream(incoming)
+        self.sent = parseStream(outgoing)
+
+    @property
+    def jid(self):
+        """
+        The full JID the daemon bound, or C{None} before that.
+        """
+        for element in self.sent:
+            if element.tag == f"{{{CLIENT}}}iq" and element.get("type") == "result":
+                bound = element.find(f"{{{BIND}}}bind/{{{BIND}}}jid")
+                if bound is not None:
+                    return bound.text
+        return None
+
+    def requests(self):
+        """
+        The iq get/set requests the client sent.
+        """
+        return [
+            e for e in self.received
+            if e.tag == f"{{{CLIENT}}}iq" and e.get("type") in ("get", "set")
+        ]
+
+    def answer(self, request):
+        """
+        The daemon's (or the addressee's) result or error for C{request},
+        or C{None}.
+        """
+        for e in self.sent:
+            if (e.tag == f"{{{CLIENT}}}iq" and e.get("id") == request.get("id")
+                    and e.get("type") in ("result", "error")):
+                return e
+        return None
+
+    def unanswered(self):
+        """
+        The client's iq requests that got no answer (yet).
+        """
+        return [r for r in self.requests() if self.answer(r) is None]
+
+    def sentStanzas(self, name, **attributes):
+        """
+        The elements called C{name} in jabber:client the daemon sent, whose
+        attributes include C{attributes}.
+        """
+        return [
+            e for e in self.sent
+            if e.tag == f"{{{CLIENT}}}{name}"
+            and all(e.get(k) == v for k, v in attributes.items())
+        ]
+
+    def receivedStanzas(self, name, **attributes):
+        """
+        The elements called C{name} in jabber:client the client sent, whose
+        attributes include C{attributes}.
+        """
+        return [
+            e for e in self.received
+            if e.tag == f"{{{CLIENT}}}{name}"
+            and all(e.get(k) == v for k, v in attributes.items())
+        ]
+
+    def rosterResult(self):
+        """
+        The daemon's answer to the client's roster get, or C{None}.
+        """
+        for request in self.requests():
+            if request.get("type") == "get" and request.find(f"{{{ROSTER}}}query") is not None:
+                return self.answer(request)
+        return None
+
+    def initialPresence(self):
+        """
+        The client's first available presence to the server, or C{None}.
+        """
+        for e in self.receivedStanzas("presence"):
+            if e.get("type") is None and e.get("to") is None:
+                return e
+        return None
+
+    def messagesSent(self, body):
+        """
+        The messages with C{body} the daemon delivered to this client.
+        """
+        return [e for e in self.sentStanzas("message") if e.findtext(f"{{{CLIENT}}}body") == body]
+
+    def messagesReceived(self, body):
+        """
+        The messages with C{body} this client sent.
+        """
+        return [e for e in self.receivedStanzas("message") if e.findtext(f"{{{CLIENT}}}body") == body]
+
+    def problems(self, unimplemented):
+        """
+        What the daemon sent this client that a user would see as a fault:
+        stream errors, SASL/TLS failures, and stanza errors other than
+        C{service-unavailable} for an iq in one of the C{unimplemented}
+        namespaces.
+
+        @return: a list of text lines, empty if all is well.
+        """
+        requests = {r.get("id"): r for r in self.requests()}
+        found = []
+        for e in self.sent:
+            text = ET.tostring(e, encoding="unicode")
+            if e.tag == f"{{{STREAMS}}}error" or e.tag.endswith("}failure"):
+                found.append(text)
+            elif e.get("type") == "error":
+                request = requests.get(e.get("id"))
+                payload = list(request) if request is not None else []
+                namespace = payload[0].tag[1:].partition("}")[0] if payload else None
+                unavailable = e.find(f"{{{CLIENT}}}error/{{{STANZAS}}}service-unavailable")
+                if not (e.tag == f"{{{CLIENT}}}iq" and unavailable is not None
+                        and namespace in unimplemented):
+                    found.append(text)
+        return found
+
+    def transcript(self, limit=60):
+        """
+        The last stanzas both ways, for failure messages.
+        """
+        lines = [f"C: {ET.tostring(e, encoding='unicode')}" for e in self.received]
+        lines += [f"S: {ET.tostring(e, encoding='unicode')}" for e in self.sent]
+        return "\n".join(lines[-limit:])
+
+
+class Traffic:
+    """
+    All client connections in a daemon's C{--verbose} log.
+    """
+
+    def __init__(self, log):
+        incoming, outgoing, order = {}, {}, []
+        for line in log.splitlines():
+            match = _TRAFFIC.search(line)
+            if match is None:
+                continue
+            port, direction, data = match.group(1), match.group(2), ast.literal_eval(match.group(3))
+            if port not in incoming:
+                order.append(port)
+                incoming[port], outgoing[port] = b"", b""
+            if direction == "RECV":
+                incoming[port] += data
+            else:
+                outgoing[port] += data
+        self.connections = [Connection(p, incoming[p], outgoing[p]) for p in order]
+
+    def of(self, fullJID):
+        """
+        The connection on which C{fullJID} was bound, or C{None}.
+        """
+        for connection in self.connections:
+            if connection.jid == fullJID:
+                return connection
+        return None
+
+    def forResource(self, bare, prefix):
+        """
+        The last connection whose bound JID is C{bare}/C{prefix}..., or
+        C{None}.
+        """
+        for connection in reversed(self.connections):
+            jid = connection.jid
+            if jid is not None and jid.startswith(f"{bare}/{prefix}"):
+                return connection
+        return None
+
+
+def traffic(daemon):
+    """
+    The traffic so far of a daemon started with C{verbose=True}.
+    """
+    return Traffic(daemon.log())
+
+
+# A scripted contact.
+
+
+class Contact:
+    """
+    An XMPP account driven by slixmpp in a thread (with its own asyncio loop)
+    so that synchronous tests can use it while a real client runs.
+
+    @ivar messages: the C{(from, body)} of every chat message received.
+    """
+
+    def __init__(self, jid, password, port, certificate):
+        import slixmpp
+
+        self.jid = jid
+        self.messages = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=f"contact {jid}", daemon=True)
+        self.thread.start()
+        self.sessionStarted = threading.Event()
+        context = ssl.create_default_context(cafile=str(certificate))
+
+        def build():
+            client = slixmpp.ClientXMPP(jid, password, loop=self.loop, ssl_context=context)
+            client.auto_authorize = True
+            client.auto_subscribe = True
+            client.add_event_handler("session_start", self._sessionStart)
+            client.add_event_handler("message", self._message)
+            client.connect("127.0.0.1", port)
+            return client
+
+        self.client = self.call(build)
+        if not self.sessionStarted.wait(DEADLINE):
+            self.close()
+            raise AssertionError(f"{jid} could not log in within {DEADLINE}s")
+
+    async def _sessionStart(self, event):
+        await self.client.get_roster()
+        self.client.send_presence()
+        self.sessionStarted.set()
+
+    def _message(self, message):
+        if message["type"] in ("chat", "normal") and message["body"]:
+            self.messages.append((str(message["from"]), message["body"]))
+
+    def call(self, function, *args):
+        """
+        Run C{function(*args)} in the contact's loop and return its result.
+        """
+
+        async def run():
+            return function(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(DEADLINE)
+
+    @property
+    def fullJID(self):
+        return self.call(lambda: str(self.client.boundjid.full))
+
+    def subscription(self, jid):
+        """
+        The subscription state with C{jid} in this contact's roster.
+        """
+        return self.call(lambda: self.client.client_roster[jid]["subscription"])
+
+    def befriend(self, other):
+        """
+        Exchange presence subscriptions with the L{Contact} C{other}, both
+        sides accepting automatically, and wait until both rosters say
+        C{both}.
+        """
+        self.call(lambda: self.client.send_presence_subscription(pto=other.jid))
+        waitFor(
+            lambda: self.subscription(other.jid) == "both" and other.subscription(self.jid) == "both",
+            f"{self.jid} and {other.jid} to be subscribed to each other",
+        )
+
+    def send(self, to, body):
+        """
+        Send a chat message.
+        """
+        self.call(lambda: self.client.send_message(mto=to, mbody=body, mtype="chat"))
+
+    def received(self, body):
+        """
+        The sender of the first received message with C{body}, or C{None}.
+        """
+        for sender, text in list(self.messages):
+            if text == body:
+                return sender
+        return None
+
+    def close(self):
+        """
+        Log out (briefly waiting for the server's stream close) and stop the
+        thread.
+        """
+        async def disconnect():
+            client = getattr(self, "client", None)
+            if client is not None and client.transport is not None:
+                try:
+                    await asyncio.wait_for(client.disconnect(wait=2), 5)
+                except (asyncio.TimeoutError, Exception):
+                    client.abort()
+
+        if self.loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(disconnect(), self.loop).result(10)
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self.thread.join(10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+# Terminal clients.
+
+
+class Tmux:
+    """
+    A program in a detached tmux session on a private tmux server (its own
+    socket, no user configuration), read with C{capture-pane} and driven
+    with C{send-keys}.
+    """
+
+    def __init__(self, directory, command, env, width=160, height=45):
+        self.socket = os.path.join(str(directory), "tmux.sock")
+        self.session = "client"
+        environment = [f"{key}={value}" for key, value in sorted(env.items())]
+        self.tmux(
+            "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
+            "env", *environment, *command,
+        )
+
+    def tmux(self, *args):
+        result = subprocess.run(
+            ["tmux", "-f", "/dev/null", "-S", self.socket, *args],
+            capture_output=True, text=True, timeout=30,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def screen(self):
+        """
+        The visible text of the pane.
+        """
+        return self.tmux("capture-pane", "-p", "-t", self.session)
+
+    def type(self, text, enter=True):
+        """
+        Type C{text} literally, then Enter.
+        """
+        self.tmux("send-keys", "-t", self.session, "-l", text)
+        if enter:
+            self.tmux("send-keys", "-t", self.session, "Enter")
+
+    def waitForText(self, text, timeout=DEADLINE):
+        """
+        Wait until C{text} (a string or a compiled regular expression) is on
+        the screen; return the screen.
+        """
+        def found():
+            screen = self.screen()
+            hit = text.search(screen) if isinstance(text, re.Pattern) else text in screen
+            return screen if hit else None
+
+        return waitFor(found, f"{text!r} on the screen", timeout, diagnose=self.screen)
+
+    def close(self):
+        """
+        Kill this private tmux server and the program in it.
+        """
+        subprocess.run(
+            ["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30
+        )
+
+
+# X11 for Psi.
+
+
+class XServer:
+    """
+    An Xvfb on a display number it picks itself (C{-displayfd}), so that
+    parallel runs and a desktop do not collide.
+    """
+
+    def __init__(self, width=1024, height=700):
+        read, write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{width}x{height}x24",
+                 "-nolisten", "tcp", "-noreset"],
+                pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        finally:
+            os.close(write)
+        number = b""
+        with os.fdopen(read, "rb") as pipe:
+            # Xvfb writes the display number and a newline once it is ready.
+            number = pipe.readline().strip()
+        if not number:
+            error = self.process.stderr.read().decode(errors="replace")
+            self.close()
+            raise RuntimeError(f"Xvfb did not start: {error}")
+        self.display = f":{number.decode()}"
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stderr.close()
+
+
+def stopProcess(process, timeout=15):
+    """
+    Stop a child process (SIGTERM, then SIGKILL) and wait for it.
+    """
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def xdotool(display, *args):
+    """
+    Run xdotool on C{display}; return its output lines.
+    """
+    result = subprocess.run(
+        ["xdotool", *args], capture_output=True, text=True, timeout=30,
+        env={**os.environ, "DISPLAY": display},
+    )
+    return result.stdout.split()
+
+
+# Psi's profile.
+
+
+def _encodePassword(password, jid):
+    # Psi keeps account passwords XOR-ed with the JID, four hex digits a
+    # character (Psi's own encodePassword() in common.cpp).
+    return "".join(f"{ord(c) ^ ord(jid[i % len(jid)]):04x}" for i, c in enumerate(password))
+
+
+def _option(parent, name, kind, value):
+    element = ET.SubElement(parent, name, type=kind)
+    if kind == "QStringList":
+        for item in value:
+            ET.SubElement(element, "item").text = item
+    elif kind == "QRect":
+        for key, number in zip(("x", "y", "width", "height"), value):
+            ET.SubElement(element, key).text = str(number)
+    else:
+        element.text = value
+    return element
+
+
+def _optionsFile(path, rootName, options):
+    root = ET.Element(rootName, version="1.5", xmlns="http://psi-im.org/options")
+    for dotted, kind, value in options:
+        node = root
+        *branches, leaf = dotted.split(".")
+        for branch in branches:
+            child = node.find(branch)
+            node = child if child is not None else ET.SubElement(node, branch)
+        _option(node, leaf, kind, value)
+    ET.indent(root)
+    with open(path, "wb") as f:
+        f.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE psi>\n')
+        f.write(ET.tostring(root, encoding="utf-8"))
+
+
+def writePsiProfile(home, jid, password, port, certificate, resource):
+    """
+    Make Psi 1.5's C{default} profile under C{home} ($HOME) with one account
+    that logs in automatically over STARTTLS to 127.0.0.1:C{port} and trusts
+    the daemon's self-signed C{certificate} (the account's
+    C{tls.override-certificate}, what the "Trust this certificate" button
+    stores).  It also creates the data and cache folders (or Psi opens its
+    import wizard), keeps Psi from querying the own vCard (which opens the
+    vCard editor), from listening for file transfer (port 8010) and from
+    playing sounds, and lets an incoming chat open its window.
+    """
+    home = str(home)
+    profile = os.path.join(home, ".config", "psi", "profiles", "default")
+    for folder in (
+        profile,
+        os.path.join(home, ".local", "share", "psi", "profiles", "default"),
+        os.path.join(home, ".cache", "psi", "profiles", "default"),
+    ):
+        os.makedirs(folder, exist_ok=True)
+    with open(certificate) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    accountId = "{%s}" % uuid.uuid4()
+    account = "accounts.a0."
+    _optionsFile(os.path.join(profile, "accounts.xml"), "accounts", [
+        ("order", "QStringList", [accountId]),
+        (account + "id", "QString", accountId),
+        (account + "name", "QString", jid.partition("@")[0]),
+        (account + "jid", "QString", jid),
+        (account + "password", "QString", _encodePassword(password, jid)),
+        (account + "enabled", "bool", "true"),
+        (account + "auto", "bool", "true"),
+        (account + "use-host", "bool", "true"),
+        (account + "host", "QString", "127.0.0.1"),
+        (account + "port", "int", str(port)),
+        # "yes": STARTTLS, required; "legacy" would be direct TLS.
+        (account + "ssl", "QString", "yes"),
+        (account + "legacy-ssl-probe", "bool", "false"),
+        (account + "allow-plain", "QString", "over encryped"),
+        (account + "automatic-resource", "bool", "false"),
+        (account + "resource", "QString", resource),
+        (account + "priority", "int", "5"),
+        (account + "priority-depends-on-status", "bool", "false"),
+        (account + "auto-same-status", "bool", "true"),
+        (account + "last-status", "QString", "online"),
+        (account + "last-status-message", "QString", ""),
+        (account + "last-with-priority", "bool", "false"),
+        (account + "reconn", "bool", "false"),
+        (account + "keep-alive", "bool", "true"),
+        (account + "enable-sm", "bool", "true"),
+        (account + "compress", "bool", "false"),
+        (account + "log", "bool", "false"),
+        (account + "stun-host", "QString", ""),
+        (account + "stun-hosts", "QStringList", []),
+        (account + "tls.override-certificate", "QByteArray", base64.b64encode(der).decode()),
+        (account + "tls.override-domain", "QString", ""),
+    ])
+    _optionsFile(os.path.join(profile, "options.xml"), "psi", [
+        ("options.vcard.query-own-vcard-on-login", "bool", "false"),
+        ("options.p2p.bytestreams.listen-port", "int", "0"),
+        ("options.auto-update.check-on-startup", "bool", "false"),
+        ("options.ui.tip.show", "bool", "false"),
+        ("options.ui.chat.auto-popup", "bool", "true"),
+        ("options.ui.chat.size", "QString", ""),
+        ("options.ui.notifications.sounds.enable", "bool", "false"),
+        ("options.ui.notifications.passive-popups.enabled", "bool", "false"),
+        ("options.ui.systemtray.enable", "bool", "false"),
+        ("options.ui.spell-check.enabled", "bool", "false"),
+        ("options.ui.contactlist.use-status-change-animation", "bool", "false"),
+        ("options.ui.contactlist.temp-no-roster-animation", "bool", "true"),
+        ("options.ui.contactlist.saved-window-geometry", "QRect", (20, 20, 260, 400)),
+        ("options.ui.flash-windows", "bool", "false"),
+    ])
+
+
+# Screenshots.
+
+
+def screenshotDirectory(tmp_path):
+    """
+    Where screenshots go: C{$OPENMESSENGER_SCREENSHOTS} (C{docs/screenshots}
+    to refresh the documentation's), else the test's temporary folder.
+    """
+    directory = os.environ.get("OPENMESSENGER_SCREENSHOTS") or os.path.join(str(tmp_path), "screenshots")
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def grabScreen(display):
+    """
+    The X screen as PPM bytes, or C{None} without ImageMagick.
+    """
+    if shutil.which("import") is None:
+        return None
+    result = subprocess.run(
+        ["import", "-silent", "-window", "root", "ppm:-"],
+        capture_output=True, timeout=30, env={**os.environ, "DISPLAY": display},
+    )
+    return result.stdout if result.returncode == 0 else None
+
+
+def screenshotX(display, path):
+    """
+    Save the X screen as a PNG once it has stopped changing (two grabs in a
+    row alike), so that the picture shows what the client drew.  Without
+    ImageMagick nothing is saved.
+    """
+    previous = [grabScreen(display)]
+    if previous[0] is None:
+        return None
+
+    def settled():
+        current = grabScreen(display)
+        same = current == previous[0]
+        previous[0] = current
+        return same
+
+    waitFor(settled, "the screen to stop changing", timeout=15)
+    subprocess.run(["convert", "ppm:-", "-strip", f"png:{path}"], input=previous[0], check=True, timeout=30)
+    return path
+
+
+def screenshotText(text, path):
+    """
+    Render terminal text as a PNG (white on black, monospace) with
+    ImageMagick; without it nothing is saved.
+    """
+    if shutil.which("convert") is None:
+        return None
+    lines = [line.rstrip() for line in text.rstrip("\n").split("\n")]
+    # label: reads "@file" and expands "%" escapes and backslashes.
+    body = "\n".join(lines).replace("\\", "\\\\").replace("%", "%%")
+    if body.startswith("@"):
+        body = " " + body
+    subprocess.run(
+        ["convert", "-background", "#1e1e1e", "-fill", "#e0e0e0", "-font", "DejaVu-Sans-Mono",
+         "-pointsize", "13", "-border", "12", "-bordercolor", "#1e1e1e",
+         f"label:{body}", "-strip", f"png:{path}"],
+        check=True, timeout=60,
+    )
+    return path
