@@ -56,6 +56,10 @@ def parseArguments(argv=None):
     p.add_argument("--prosody-log", default="warn", help="Prosody's log level (default %(default)s)")
     p.add_argument("--json", help="also write all figures to this file (e.g. bench/results/run.json)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, data)")
+    p.add_argument("--profile", metavar="DIR",
+                   help="sample OpenMessenger with py-spy during the message phases and write "
+                        "collapsed stacks to DIR (py-spy on PATH or in --py-spy)")
+    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy program")
     args = p.parse_args(argv)
     quick = args.quick
     for name, full, small in [
@@ -95,6 +99,7 @@ class Meter:
             "server_cpu": servers.cpuSeconds(self.pid),
             "load_cpu": usage.ru_utime + usage.ru_stime,
             "rss_kib": servers.rssKiB(self.pid),
+            "machine_cpu": servers.machineBusySeconds(),
         }
 
     @staticmethod
@@ -102,7 +107,11 @@ class Meter:
         wall = after["wall"] - before["wall"]
         server = after["server_cpu"] - before["server_cpu"]
         load = after["load_cpu"] - before["load_cpu"]
+        # Whatever else ran on the machine meanwhile (it should be ~0: other
+        # work on these two CPUs makes the figures unreliable).
+        other = after["machine_cpu"] - before["machine_cpu"] - server - load
         return {
+            "other_cpu_pct": max(0.0, 100 * other / wall) if wall else 0.0,
             "server_cpu_s": server,
             "load_cpu_s": load,
             "server_cpu_pct": 100 * server / wall if wall else 0.0,
@@ -146,10 +155,12 @@ async def measure(args, server, log):
             f"with {len(load.sessions)} sessions: {idle['rss_per_session_kib']:.1f} KiB per session")
 
         for address in args.address:
-            figures = await load.saturate(args.pairs, args.window, args.duration, address)
+            with Profiler(args, server, f"saturate_{address}", args.duration + 1, log):
+                figures = await load.saturate(args.pairs, args.window, args.duration, address)
             before = record(f"saturate_{address}", figures, before)
         if args.rate > 0:
-            figures = await load.fixedRate(args.pairs, args.rate, args.duration, args.address[0])
+            with Profiler(args, server, f"rate_{args.address[0]}", args.duration, log):
+                figures = await load.fixedRate(args.pairs, args.rate, args.duration, args.address[0])
             before = record(f"rate_{args.address[0]}", figures, before)
 
         results["dropped_sessions"] = load.dropped
@@ -161,14 +172,56 @@ async def measure(args, server, log):
     end = meter.read()
     results["server_cpu_total_s"] = end["server_cpu"] - start["server_cpu"]
     results["load_cpu_total_s"] = end["load_cpu"] - start["load_cpu"]
+    results["other_cpu_max_pct"] = max(p["other_cpu_pct"] for p in phases.values())
+    if results["other_cpu_max_pct"] > 10:
+        log(f"    WARNING: other processes used up to {results['other_cpu_max_pct']:.0f}% CPU "
+            "during a phase; these figures are disturbed")
     results["errors"] = load.errors
     if load.errors:
         log(f"    errors seen: {load.errors}")
     return results
 
 
+class Profiler:
+    """
+    With --profile, py-spy samples the (Python) server during one phase,
+    itself pinned to the generator's CPU.
+    """
+
+    def __init__(self, args, server, phase, seconds, log):
+        self.command = None
+        if args.profile and server.name == "openmessenger":
+            os.makedirs(args.profile, exist_ok=True)
+            self.output = os.path.join(args.profile, f"{server.name}-{phase}.txt")
+            self.command = [
+                "taskset", "-c", str(args.load_cpu), args.py_spy, "record",
+                "--pid", str(server.pid), "--duration", str(max(1, int(seconds))),
+                "--rate", "200", "--nonblocking", "--format", "raw", "--output", self.output,
+            ]
+        self.log = log
+        self.process = None
+
+    def __enter__(self):
+        if self.command:
+            self.process = subprocess.Popen(
+                self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self
+
+    def __exit__(self, *exc):
+        if self.process is not None:
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+            self.log(f"    profile: {self.output}")
+
+
 def summarise(name, f):
-    cpu = f"server {f['server_cpu_s']:.2f} CPU s ({f['server_cpu_pct']:.0f}%), generator {f['load_cpu_pct']:.0f}%"
+    cpu = (f"server {f['server_cpu_s']:.2f} CPU s ({f['server_cpu_pct']:.0f}%), "
+           f"generator {f['load_cpu_pct']:.0f}%, other {f['other_cpu_pct']:.0f}%")
     if name == "login":
         return (f"{f['logins']} sessions in {f['seconds']:.1f} s = {f['per_second']:.0f} logins/s "
                 f"(p50 {f['login_p50_ms']:.1f} ms, p99 {f['login_p99_ms']:.1f} ms, {f['failed']} failed); {cpu}")
@@ -213,6 +266,7 @@ ROWS = [
     ("logout", "seconds", "logout of all sessions", "s", "lower"),
     (None, "server_cpu_total_s", "server CPU, whole run", "s", "lower"),
     (None, "load_cpu_total_s", "generator CPU, whole run", "s", "-"),
+    (None, "other_cpu_max_pct", "other processes' CPU, worst phase", "%", "-"),
 ]
 
 

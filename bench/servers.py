@@ -60,6 +60,17 @@ def cpuSeconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def machineBusySeconds():
+    """
+    CPU seconds all CPUs of the machine spent busy (not idle, not waiting
+    for I/O) since boot, from /proc/stat.
+    """
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is in user)
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLOCK_TICKS
+
+
 def rssKiB(pid):
     """
     Resident set size (VmRSS) of a process in KiB.

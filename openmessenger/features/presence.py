@@ -221,40 +221,57 @@ class PresenceHandler(XMPPHandler):
 
     @defer.inlineCallbacks
     def outboundSubscription(self, user, contact, kind, presence):
+        """
+        Apply a subscription stanza the user sent, then route it.
+
+        The roster is read and changed without yielding in between, so two
+        stanzas processed at once cannot overwrite each other's change; what
+        goes out waits until storage has the change.
+        """
         roster = yield self.rosters.get(user)
         item = roster.get(contact)
         known = contact in roster.items
+        writes, after = [], []
         if kind == "subscribe":
             if not item.subscribedTo and not item.ask:
-                yield self.rosters.setItem(user, item.evolve(ask=True))
-            self.send(presence)
+                writes.append(self.rosters.setItem(user, item.evolve(ask=True)))
+            after.append(lambda: self.send(presence))
         elif kind == "subscribed":
             if contact in roster.pendingIn:
-                yield self.rosters.setPendingIn(user, contact, False)
                 granted = item.evolve(subscription=_grant(item.subscription), approved=False)
-                yield self.rosters.setItem(user, granted)
-                self.send(presence)
-                self.sendCurrentPresence(user, contact)
+                writes.append(self.rosters.setPendingIn(user, contact, False))
+                writes.append(self.rosters.setItem(user, granted))
+                after.append(lambda: self.send(presence))
+                after.append(lambda: self.sendCurrentPresence(user, contact))
             elif not item.subscribedFrom and not item.approved:
                 # Pre-approval (RFC 6121 3.4).
-                yield self.rosters.setItem(user, item.evolve(approved=True))
+                writes.append(self.rosters.setItem(user, item.evolve(approved=True)))
         elif kind == "unsubscribe":
             if item.subscribedTo or item.ask:
                 lost = item.evolve(subscription=_lose(item.subscription), ask=False)
-                yield self.rosters.setItem(user, lost)
+                writes.append(self.rosters.setItem(user, lost))
             if known:
-                self.send(presence)
+                after.append(lambda: self.send(presence))
         elif kind == "unsubscribed":
             denied = contact in roster.pendingIn
             if denied:
-                yield self.rosters.setPendingIn(user, contact, False)
+                writes.append(self.rosters.setPendingIn(user, contact, False))
             if known and (item.subscribedFrom or item.approved):
                 revoked = item.evolve(subscription=_revoke(item.subscription), approved=False)
-                yield self.rosters.setItem(user, revoked)
-                self.sendUnavailable(user, contact)
+                writes.append(self.rosters.setItem(user, revoked))
+                after.append(lambda: self.sendUnavailable(user, contact))
                 denied = True
             if denied:
-                self.send(presence)
+                after.append(lambda: self.send(presence))
+        yield self.commit(writes, after)
+
+    def commit(self, writes, after):
+        """
+        Wait for the writes, then do what depends on them.
+        """
+        d = defer.gatherResults(writes, consumeErrors=True)
+        d.addCallback(lambda _: [action() for action in after])
+        return d
 
     def sendCurrentPresence(self, user, contact):
         for session in self.sessions.availableSessions(user):
@@ -298,36 +315,42 @@ class PresenceHandler(XMPPHandler):
 
     @defer.inlineCallbacks
     def inboundSubscription(self, user, contact, kind, presence):
+        """
+        Apply a subscription stanza addressed to the user, then deliver it
+        or answer it; as in L{outboundSubscription}, without interleaving.
+        """
         roster = yield self.rosters.get(user)
         item = roster.get(contact)
         known = contact in roster.items
+        writes, after = [], []
         if kind == "subscribe":
             if item.subscribedFrom:
-                self.send(stanzas.presence(contact, user, "subscribed"))
+                after.append(lambda: self.send(stanzas.presence(contact, user, "subscribed")))
             elif known and item.approved:
                 granted = item.evolve(subscription=_grant(item.subscription), approved=False)
-                yield self.rosters.setItem(user, granted)
-                self.send(stanzas.presence(contact, user, "subscribed"))
-                self.sendCurrentPresence(user, contact)
+                writes.append(self.rosters.setItem(user, granted))
+                after.append(lambda: self.send(stanzas.presence(contact, user, "subscribed")))
+                after.append(lambda: self.sendCurrentPresence(user, contact))
             else:
                 if contact not in roster.pendingIn:
-                    yield self.rosters.setPendingIn(user, contact, True)
-                self.deliver(user, presence)
+                    writes.append(self.rosters.setPendingIn(user, contact, True))
+                after.append(lambda: self.deliver(user, presence))
         elif kind == "subscribed":
             if known and item.ask:
                 gained = item.evolve(subscription=_gain(item.subscription), ask=False)
-                yield self.rosters.setItem(user, gained)
-                self.deliver(user, presence)
+                writes.append(self.rosters.setItem(user, gained))
+                after.append(lambda: self.deliver(user, presence))
         elif kind == "unsubscribe":
             if contact in roster.pendingIn:
-                yield self.rosters.setPendingIn(user, contact, False)
+                writes.append(self.rosters.setPendingIn(user, contact, False))
             if known and item.subscribedFrom:
                 revoked = item.evolve(subscription=_revoke(item.subscription))
-                yield self.rosters.setItem(user, revoked)
-                self.deliver(user, presence)
-                self.sendUnavailable(user, contact)
+                writes.append(self.rosters.setItem(user, revoked))
+                after.append(lambda: self.deliver(user, presence))
+                after.append(lambda: self.sendUnavailable(user, contact))
         elif kind == "unsubscribed":
             if known and (item.subscribedTo or item.ask):
                 lost = item.evolve(subscription=_lose(item.subscription), ask=False)
-                yield self.rosters.setItem(user, lost)
-                self.deliver(user, presence)
+                writes.append(self.rosters.setItem(user, lost))
+                after.append(lambda: self.deliver(user, presence))
+        yield self.commit(writes, after)

@@ -326,8 +326,11 @@ class Contact:
 
         def build():
             client = slixmpp.ClientXMPP(jid, password, loop=self.loop, ssl_context=context)
+            # The port is the STARTTLS one: no direct TLS attempt first.
+            client.enable_direct_tls = False
             client.auto_authorize = True
-            client.auto_subscribe = True
+            # Subscribing back is done by befriend(), one step at a time.
+            client.auto_subscribe = False
             client.add_event_handler("session_start", self._sessionStart)
             client.add_event_handler("message", self._message)
             client.connect("127.0.0.1", port)
@@ -369,11 +372,21 @@ class Contact:
 
     def befriend(self, other):
         """
-        Exchange presence subscriptions with the L{Contact} C{other}, both
-        sides accepting automatically, and wait until both rosters say
-        C{both}.
+        Exchange presence subscriptions with the L{Contact} C{other} (both
+        accept requests automatically), one direction after the other, and
+        wait until both rosters say C{both}.
+
+        Subscribing back in the same breath as approving (slixmpp's
+        C{auto_subscribe}) is not used: the daemon loses the pending
+        C{ask} when C{subscribed} and C{subscribe} for the same contact
+        arrive back to back (see docs/clients.md).
         """
         self.call(lambda: self.client.send_presence_subscription(pto=other.jid))
+        waitFor(
+            lambda: self.subscription(other.jid) == "to" and other.subscription(self.jid) == "from",
+            f"{self.jid} to be subscribed to {other.jid}",
+        )
+        other.call(lambda: other.client.send_presence_subscription(pto=self.jid))
         waitFor(
             lambda: self.subscription(other.jid) == "both" and other.subscription(self.jid) == "both",
             f"{self.jid} and {other.jid} to be subscribed to each other",
@@ -396,24 +409,28 @@ class Contact:
 
     def close(self):
         """
-        Log out (briefly waiting for the server's stream close) and stop the
-        thread.
+        Log out (waiting briefly for the server's stream close), finish the
+        client's tasks and stop the thread.
         """
-        async def disconnect():
+        async def shutdown():
             client = getattr(self, "client", None)
             if client is not None and client.transport is not None:
                 try:
                     await asyncio.wait_for(client.disconnect(wait=2), 5)
-                except (asyncio.TimeoutError, Exception):
+                except Exception:
                     client.abort()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         if self.loop.is_running():
             try:
-                asyncio.run_coroutine_threadsafe(disconnect(), self.loop).result(10)
+                asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(15)
             finally:
                 self.loop.call_soon_threadsafe(self.loop.stop)
-                self.thread.join(10)
-        if not self.loop.is_running():
+                self.thread.join(15)
+        if not self.thread.is_alive():
             self.loop.close()
 
 
@@ -682,24 +699,26 @@ def grabScreen(display):
     return result.stdout if result.returncode == 0 else None
 
 
-def screenshotX(display, path):
+def screenshotX(display, path, quiet=1.5):
     """
-    Save the X screen as a PNG once it has stopped changing (two grabs in a
-    row alike), so that the picture shows what the client drew.  Without
-    ImageMagick nothing is saved.
+    Save the X screen as a PNG once it has stopped changing (alike for
+    C{quiet} seconds), so that the picture shows what the client drew.
+    Without ImageMagick nothing is saved.
     """
-    previous = [grabScreen(display)]
-    if previous[0] is None:
-        return None
+    grabs = []
 
     def settled():
-        current = grabScreen(display)
-        same = current == previous[0]
-        previous[0] = current
-        return same
+        grabs.append((time.monotonic(), grabScreen(display)))
+        if grabs[-1][1] is None:
+            return True
+        since = grabs[-1][0] - quiet
+        recent = [picture for stamp, picture in grabs if stamp >= since]
+        return grabs[0][0] <= since and all(picture == grabs[-1][1] for picture in recent)
 
-    waitFor(settled, "the screen to stop changing", timeout=15)
-    subprocess.run(["convert", "ppm:-", "-strip", f"png:{path}"], input=previous[0], check=True, timeout=30)
+    waitFor(settled, "the screen to stop changing", timeout=30)
+    if grabs[-1][1] is None:
+        return None
+    subprocess.run(["convert", "ppm:-", "-strip", f"png:{path}"], input=grabs[-1][1], check=True, timeout=30)
     return path
 
 

@@ -72,10 +72,64 @@ def test_profanity_login_roster_and_chat(daemon, bob, profanity, tmp_path):
     alice, password = ALICE
     profanity.waitForText("Type '/help'")
 
+    # Log in: STARTTLS on the plain port, trusting the self-signed certificate.
     profanity.type(f"/connect {alice} server 127.0.0.1 port {daemon.port} tls trust")
     profanity.waitForText("Enter password:")
     profanity.type(password)
-    profanity.waitForText(re.compile(rf"{re.escape(alice)}/\S+ logged in successfully"))
+    screen = profanity.waitForText(re.compile(rf"{re.escape(alice)}/(\S+) logged in successfully"))
+    resource = re.search(rf"{re.escape(alice)}/(\S+) logged in successfully", screen).group(1)
+    full = f"{alice}/{resource}"
+    assert "[TLS]" in screen
 
-    connection = waitFor(lambda: traffic(daemon).forResource(alice, "profanity"), "Profanity's session")
-    print(profanity.screen())
+    # The roster panel lists bob under "Online" (the number counts unread
+    # messages).
+    profanity.waitForText(re.compile(r"Online \(\d+\) *\n.* bob@localhost"))
+
+    session = waitFor(lambda: traffic(daemon).of(full), f"{full} bound on the server")
+    assert session.received[0].tag == "{urn:ietf:params:xml:ns:xmpp-tls}starttls"
+    waitFor(lambda: traffic(daemon).of(full).rosterResult() is not None, "the roster result")
+    session = traffic(daemon).of(full)
+    items = session.rosterResult().findall("{jabber:iq:roster}query/{jabber:iq:roster}item")
+    assert [(i.get("jid"), i.get("subscription")) for i in items] == [(BOB[0], "both")]
+    assert session.initialPresence() is not None
+    assert any(
+        p.get("from") == bob.fullJID and p.get("type") is None for p in session.sentStanzas("presence")
+    ), "bob's presence was not sent to Profanity"
+
+    # bob -> alice: the server delivers it, Profanity shows it in a new window.
+    incoming = uniqueText("Hello from bob")
+    bob.send(alice, incoming)
+    profanity.waitForText(f"<< chat message: {bob.fullJID} (win 2)")
+    waitFor(lambda: traffic(daemon).of(full).messagesSent(incoming), "bob's message sent to Profanity")
+    profanity.type("/win 2")
+    profanity.waitForText(f"{bob.fullJID}: {incoming}")
+
+    # alice -> bob, typed into the chat window.
+    outgoing = uniqueText("Hello from Profanity")
+    profanity.type(outgoing)
+    sender = waitFor(lambda: bob.received(outgoing), "bob to receive Profanity's message")
+    assert sender == full
+    screen = profanity.waitForText(f"me: {outgoing}")
+    screenshotText(screen, os.path.join(screenshotDirectory(tmp_path), "profanity-chat.png"))
+
+    everything = traffic(daemon)
+    session, bobs = everything.of(full), everything.of(bob.fullJID)
+    [sent] = session.messagesReceived(outgoing)
+    # Profanity answers the full JID the message came from.
+    assert sent.get("to") in (BOB[0], bob.fullJID) and sent.get("type") == "chat"
+    [delivered] = bobs.messagesSent(outgoing)
+    assert delivered.get("from") == full
+    [delivered] = session.messagesSent(incoming)
+    assert delivered.get("from") == bob.fullJID
+
+    # Every request answered; no error but service-unavailable for what
+    # the daemon does not implement.
+    assert session.unanswered() == [], session.transcript()
+    assert session.problems(UNIMPLEMENTED) == [], session.transcript()
+
+    # The console shows no error but the one about carbons (not offered by
+    # the daemon, requested by Profanity regardless).
+    profanity.type("/win 1")
+    console = profanity.waitForText("logged in successfully")
+    errors = [line for line in console.splitlines() if "error" in line.lower()]
+    assert all("message carbons: service-unavailable" in line for line in errors), errors
