@@ -291,9 +291,15 @@ class Load:
     read the server's CPU time and RSS.
     """
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, serverCPU=lambda: 0.0):
+        """
+        @param serverCPU: returns the server's CPU seconds so far, so that
+            message phases can relate messages to the server's CPU time in
+            exactly their measured window.
+        """
         self.host = host
         self.port = port
+        self.serverCPU = serverCPU
         self.sessions = []
         self.dropped = 0
         self.streamErrors = 0
@@ -333,8 +339,10 @@ class Load:
                 self.sessions.append(session)
 
         started = time.perf_counter()
+        cpu0 = self.serverCPU()
         await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
         elapsed = time.perf_counter() - started
+        cpu = self.serverCPU() - cpu0
         self.sessions.sort(key=lambda s: s.index)
         return {
             "logins": len(times),
@@ -342,6 +350,7 @@ class Load:
             "failures": failures[:5],
             "seconds": elapsed,
             "per_second": len(times) / elapsed if elapsed else 0.0,
+            "per_server_cpu_second": len(times) / cpu if cpu else 0.0,
             "login_p50_ms": 1000 * (percentile(times, 0.5) or 0),
             "login_p99_ms": 1000 * (percentile(times, 0.99) or 0),
         }
@@ -373,13 +382,15 @@ class Load:
                 return
             await asyncio.sleep(0.05)
 
-    def _messageFigures(self, active, received0, elapsed):
+    def _messageFigures(self, active, received0, elapsed, cpu):
         received = sum(s.received for s in active) - received0
         latencies = self.latencies
         return {
             "messages": received,
             "seconds": elapsed,
             "per_second": received / elapsed if elapsed else 0.0,
+            "window_server_cpu_s": cpu,
+            "per_server_cpu_second": received / cpu if cpu else 0.0,
             "p50_ms": (percentile(latencies, 0.5) or 0) / 1e6,
             "p99_ms": (percentile(latencies, 0.99) or 0) / 1e6,
             "max_ms": (max(latencies) if latencies else 0) / 1e6,
@@ -400,10 +411,12 @@ class Load:
         await asyncio.sleep(warmup)
         self.latencies = []
         received0 = sum(s.received for s in active)
+        cpu0 = self.serverCPU()
         started = time.perf_counter()
         await asyncio.sleep(duration)
         elapsed = time.perf_counter() - started
-        figures = self._messageFigures(active, received0, elapsed)
+        cpu = self.serverCPU() - cpu0
+        figures = self._messageFigures(active, received0, elapsed, cpu)
         self.closedLoop = False
         await self.drain(active, 10)
         figures["lost"] = sum(s.sent for s in active) - sum(s.received for s in active)
@@ -421,6 +434,7 @@ class Load:
         self.closedLoop = False
         self.latencies = []
         received0 = sum(s.received for s in active)
+        cpu0 = self.serverCPU()
         tick = 0.005
         owed = 0.0
         turn = 0
@@ -446,7 +460,7 @@ class Load:
             await asyncio.sleep(max(0.0, nextTick - loop.time()))
         await self.drain(active, 10)
         elapsed = loop.time() - started
-        figures = self._messageFigures(active, received0, duration)
+        figures = self._messageFigures(active, received0, duration, self.serverCPU() - cpu0)
         figures["offered_per_second"] = rate
         figures["lost"] = sum(s.sent for s in active) - sum(s.received for s in active)
         figures["drain_seconds"] = elapsed - duration

@@ -69,6 +69,19 @@ def fingerprint(certPath):
     return ":".join(f"{b:02X}" for b in digest)
 
 
+def certificateNames(certPath):
+    """
+    The DNS names the (first) certificate in a PEM file is valid for.
+    """
+    with open(certPath, "rb") as f:
+        certificate = x509.load_pem_x509_certificate(f.read())
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return names.value.get_values_for_type(x509.DNSName)
+
+
 class _ServerOptions(ssl.CertificateOptions):
     def _makeContext(self, *args, **kwargs):
         context = ssl.CertificateOptions._makeContext(self, *args, **kwargs)

@@ -64,10 +64,12 @@ class FakeServer:
     fake clock, and users created with one password.
     """
 
-    def __init__(self, domains=(DOMAIN, "example.org"), requireTLS=True, offlineLimit=100, **c2s):
+    def __init__(
+        self, domains=(DOMAIN, "example.org"), requireTLS=True, offlineLimit=100, store=None, **c2s
+    ):
         self.clock = Clock()
         self.clock.advance(1_000_000)
-        self.store = MemoryStore()
+        self.store = store or MemoryStore()
         self.core = assemble(self.store, domains, offlineLimit, self.clock)
         c2s["require_tls"] = "true" if requireTLS else "false"
         lines = "".join(f"{key} = {value}\n" for key, value in c2s.items())

@@ -216,6 +216,8 @@ class PresenceHandler(XMPPHandler):
         ))
 
     def recordLastActivity(self, session, presence):
+        if not self.accounts.exists(session.bare):
+            return  # deleted meanwhile
         activity = LastActivity(stamp=self.now(), status=statusOf(presence))
         self.run(self.lastActivity.setLastActivity(session.bare, activity))
 

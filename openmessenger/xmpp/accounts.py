@@ -79,11 +79,15 @@ class AccountManager:
         user = self.prepare(address)
         if user not in self.names:
             raise NoSuchAccount(user)
-        holders = yield self.store.deleteAccount(user)
+        # Gone at once for logins; the sessions end while the roster is still
+        # known, so contacts see the user go offline.
         self.names.discard(user)
-        self.rosters.forget(user)
         for session in self.sessions.sessionsOf(user):
             session.close("not-authorized", "Account deleted.")
+        try:
+            holders = yield self.store.deleteAccount(user)
+        finally:
+            self.rosters.forget(user)
         self.rosters.contactDeleted(holders, user)
         return user
 

@@ -553,13 +553,25 @@ def stopProcess(process, timeout=15):
 
 def xdotool(display, *args):
     """
-    Run xdotool on C{display}; return its output lines.
+    Run xdotool on C{display}; return its output.
     """
     result = subprocess.run(
         ["xdotool", *args], capture_output=True, text=True, timeout=30,
         env={**os.environ, "DISPLAY": display},
     )
-    return result.stdout.split()
+    return result.stdout
+
+
+def visibleWindows(display):
+    """
+    The titles of the visible, named windows on C{display}, by window id.
+    """
+    windows = {}
+    for window in xdotool(display, "search", "--onlyvisible", "--name", "").split():
+        name = xdotool(display, "getwindowname", window).strip()
+        if name:
+            windows[window] = name
+    return windows
 
 
 # Psi's profile.
@@ -699,11 +711,12 @@ def grabScreen(display):
     return result.stdout if result.returncode == 0 else None
 
 
-def screenshotX(display, path, quiet=1.5):
+def screenshotX(display, path, quiet=2.0):
     """
-    Save the X screen as a PNG once it has stopped changing (alike for
-    C{quiet} seconds), so that the picture shows what the client drew.
-    Without ImageMagick nothing is saved.
+    Save the X screen, cropped to the windows on it, as a PNG once it has
+    settled: for C{quiet} seconds, nothing but a blinking text cursor (at
+    most two pictures alternating) has changed.  So the picture shows what
+    the client drew.  Without ImageMagick nothing is saved.
     """
     grabs = []
 
@@ -712,13 +725,17 @@ def screenshotX(display, path, quiet=1.5):
         if grabs[-1][1] is None:
             return True
         since = grabs[-1][0] - quiet
-        recent = [picture for stamp, picture in grabs if stamp >= since]
-        return grabs[0][0] <= since and all(picture == grabs[-1][1] for picture in recent)
+        recent = {picture for stamp, picture in grabs if stamp >= since}
+        return grabs[0][0] <= since and len(recent) <= 2
 
-    waitFor(settled, "the screen to stop changing", timeout=30)
+    waitFor(settled, "the screen to settle", timeout=30)
     if grabs[-1][1] is None:
         return None
-    subprocess.run(["convert", "ppm:-", "-strip", f"png:{path}"], input=grabs[-1][1], check=True, timeout=30)
+    subprocess.run(
+        ["convert", "ppm:-", "-trim", "+repage", "-bordercolor", "black", "-border", "8",
+         "-strip", f"png:{path}"],
+        input=grabs[-1][1], check=True, timeout=30,
+    )
     return path
 
 

@@ -1,5 +1,8 @@
 """
 Profanity (a terminal client) in tmux against the real daemon.
+
+The test types commands into Profanity with tmux send-keys, reads its screen
+with capture-pane, and checks what the daemon did in its traffic log.
 """
 
 import os
@@ -29,6 +32,14 @@ UNIMPLEMENTED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def tools():
+    """
+    Profanity and tmux are installed (checked before anything starts).
+    """
+    requireTools("profanity", "tmux")
+
+
 @pytest.fixture
 def profanity(tmp_path):
     """
@@ -36,7 +47,6 @@ def profanity(tmp_path):
     test's temporary folder; killed after the test, its screen and log
     printed on failure.
     """
-    requireTools("profanity", "tmux")
     home = tmp_path / "profanity"
     env = {
         "HOME": str(home),
@@ -83,8 +93,12 @@ def test_profanity_login_roster_and_chat(daemon, bob, profanity, tmp_path):
 
     # The roster panel lists bob under "Online" (the number counts unread
     # messages).
-    profanity.waitForText(re.compile(r"Online \(\d+\) *\n.* bob@localhost"))
+    screen = profanity.waitForText(re.compile(r"Online \(\d+\) *\n.* bob@localhost"))
+    screenshots = screenshotDirectory(tmp_path)
+    screenshotText(screen, os.path.join(screenshots, "profanity-roster.png"))
 
+    # The daemon's side: STARTTLS first, the roster with bob, presence both
+    # ways.
     session = waitFor(lambda: traffic(daemon).of(full), f"{full} bound on the server")
     assert session.received[0].tag == "{urn:ietf:params:xml:ns:xmpp-tls}starttls"
     waitFor(lambda: traffic(daemon).of(full).rosterResult() is not None, "the roster result")
@@ -92,9 +106,11 @@ def test_profanity_login_roster_and_chat(daemon, bob, profanity, tmp_path):
     items = session.rosterResult().findall("{jabber:iq:roster}query/{jabber:iq:roster}item")
     assert [(i.get("jid"), i.get("subscription")) for i in items] == [(BOB[0], "both")]
     assert session.initialPresence() is not None
-    assert any(
-        p.get("from") == bob.fullJID and p.get("type") is None for p in session.sentStanzas("presence")
-    ), "bob's presence was not sent to Profanity"
+    waitFor(
+        lambda: any(p.get("from") == bob.fullJID and p.get("type") is None
+                    for p in traffic(daemon).of(full).sentStanzas("presence")),
+        "bob's presence sent to Profanity",
+    )
 
     # bob -> alice: the server delivers it, Profanity shows it in a new window.
     incoming = uniqueText("Hello from bob")
@@ -110,8 +126,9 @@ def test_profanity_login_roster_and_chat(daemon, bob, profanity, tmp_path):
     sender = waitFor(lambda: bob.received(outgoing), "bob to receive Profanity's message")
     assert sender == full
     screen = profanity.waitForText(f"me: {outgoing}")
-    screenshotText(screen, os.path.join(screenshotDirectory(tmp_path), "profanity-chat.png"))
+    screenshotText(screen, os.path.join(screenshots, "profanity-chat.png"))
 
+    # Both messages went through the daemon as chat messages.
     everything = traffic(daemon)
     session, bobs = everything.of(full), everything.of(bob.fullJID)
     [sent] = session.messagesReceived(outgoing)

@@ -18,7 +18,7 @@ from openmessenger.tap import Options, makeService
 DOMAIN = "localhost"
 PASSWORD = "s3cret pass"
 #: Generous: these wait for events, and only a failure waits this long.
-DEADLINE = 30
+DEADLINE = 60
 
 
 def wait(awaitable, timeout=DEADLINE):

@@ -88,8 +88,9 @@ async def test_acceptedChangesSurviveKill(daemon):
     await wait(romeo.update_roster("juliet@localhost", name="My love"))
     romeo.send_message(mto="juliet@localhost", mbody="Survive this", mtype="chat")
     await wait(romeo.get_roster())
+    disconnected = romeo.wait_until("disconnected", DEADLINE)
     daemon.stop(signal.SIGKILL)
-    await wait(romeo.wait_until("disconnected"))
+    await wait(disconnected)
 
     daemon.start()
     romeo, juliet = Client(server, "romeo", "again"), Client(server, "juliet")

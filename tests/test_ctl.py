@@ -1,0 +1,144 @@
+"""
+Tests for L{openmessenger.ctl} and L{openmessenger.control}.
+"""
+
+import io
+import os
+import tempfile
+
+from twisted.protocols import amp
+from twisted.test import iosim
+from twisted.trial.unittest import SynchronousTestCase
+
+from openmessenger import config, control, ctl
+from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
+from tests.helpers import FakeServer
+
+
+def makeConfig():
+    directory = tempfile.mkdtemp(prefix="om-ctl-")
+    path = os.path.join(directory, "om.conf")
+    with open(path, "w") as f:
+        f.write("[server]\ndomain = example.com\ndata_dir = data\n")
+    return config.loadConfig(path)
+
+
+class DirectTests(SynchronousTestCase):
+    def setUp(self):
+        self.config = makeConfig()
+
+    def direct(self, command, **arguments):
+        return ctl.runDirect(self.config, command, arguments)
+
+    def test_lifecycle(self):
+        """
+        With no server running, ctl creates, lists, re-keys and deletes
+        accounts in the database file (creating the data directory).
+        """
+        self.successResultOf(self.direct(control.AddUser, jid="Alice@Example.com", password="pw"))
+        self.assertEqual(os.stat(self.config.server.data_dir).st_mode & 0o777, 0o700)
+        listed = self.successResultOf(self.direct(control.ListUsers))
+        self.assertEqual(listed, {"jids": ["alice@example.com"]})
+        self.successResultOf(self.direct(control.SetPassword, jid="alice@example.com", password="new"))
+        accounts = ctl.directAccounts(self.config)
+        credentials = self.successResultOf(accounts.getCredentials("alice@example.com"))
+        from openmessenger.xmpp.sasl import checkPassword
+        self.assertTrue(checkPassword(credentials, "new"))
+        self.successResultOf(self.direct(control.DeleteUser, jid="alice@example.com"))
+        self.assertEqual(self.successResultOf(self.direct(control.ListUsers)), {"jids": []})
+
+    def test_errors(self):
+        """
+        Duplicates, unknown users, foreign domains and empty passwords fail
+        with their own errors.
+        """
+        self.successResultOf(self.direct(control.AddUser, jid="a@example.com", password="pw"))
+        self.failureResultOf(self.direct(control.AddUser, jid="a@example.com", password="pw"), AccountExists)
+        self.failureResultOf(self.direct(control.DeleteUser, jid="b@example.com"), NoSuchAccount)
+        self.failureResultOf(self.direct(control.AddUser, jid="b@example.org", password="pw"), ValueError)
+        self.failureResultOf(self.direct(control.AddUser, jid="b@example.com", password=""), ValueError)
+        self.failureResultOf(self.direct(control.AddUser, jid="example.com", password="pw"), ValueError)
+
+
+class CommandLineTests(SynchronousTestCase):
+    def test_arguments(self):
+        """
+        Options may come before or after the address.
+        """
+        args = ctl.parser().parse_args(["-c", "x.conf", "user", "add", "a@b", "--password", "p"])
+        self.assertEqual(ctl.commandArguments(args), {"jid": "a@b", "password": "p"})
+        args = ctl.parser().parse_args(["user", "list", "example.com"])
+        self.assertEqual(ctl.commandArguments(args), {"domain": "example.com"})
+
+    def test_passwordFromStdin(self):
+        """
+        Without C{--password}, a piped password is read from stdin.
+        """
+        self.assertEqual(ctl.readPassword(io.StringIO("s3cret\n")), "s3cret")
+
+    def test_report(self):
+        """
+        Lists print one address per line; other commands print the address.
+        """
+        out = io.StringIO()
+        ctl.report({"jids": ["a@b", "c@d"]}, out)
+        ctl.report({"jid": "e@f"}, out)
+        self.assertEqual(out.getvalue(), "a@b\nc@d\ne@f\n")
+
+
+class ControlChannelTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer()
+        self.server.addUser("alice@example.com")
+        factory = control.ControlFactory(self.server.core.accounts)
+        self.client, self.serverProtocol, self.pump = iosim.connectedServerAndClient(
+            lambda: factory.buildProtocol(None), amp.AMP
+        )
+
+    def call(self, command, **arguments):
+        """
+        Call a command and return its result, or its L{Failure}.  (AMP calls
+        an error unhandled if no errback is there when the answer arrives.)
+        """
+        results = []
+        self.client.callRemote(command, **arguments).addBoth(results.append)
+        self.pump.flush()
+        return results[0]
+
+    def test_deleteEndsSessions(self):
+        """
+        Deleting a user over the control channel ends their sessions at once.
+        """
+        alice = self.server.login("alice@example.com")
+        self.assertEqual(self.call(control.DeleteUser, jid="alice@example.com"), {"jid": "alice@example.com"})
+        self.assertEqual(alice.streamError(), "not-authorized")
+        self.assertFalse(self.server.core.accounts.exists("alice@example.com"))
+
+    def test_addedUserExistsAtOnce(self):
+        """
+        A user added over the control channel can log in at once.
+        """
+        self.assertEqual(self.call(control.AddUser, jid="bob@example.com", password="pencil"), {"jid": "bob@example.com"})
+        self.assertEqual(self.server.login("bob@example.com").jid, "bob@example.com/test")
+
+    def test_errorsCrossTheWire(self):
+        """
+        Errors arrive at ctl as the same exceptions.
+        """
+        self.assertTrue(self.call(control.AddUser, jid="alice@example.com", password="x").check(AccountExists))
+        failure = self.call(control.AddUser, jid="x@nowhere.example", password="x")
+        self.assertTrue(failure.check(ValueError))
+        self.assertIn("not a domain served here", str(failure.value))
+
+    def test_deletePushesRemoval(self):
+        """
+        Deleting a user pushes its removal to contacts that are online.
+        """
+        self.server.addUser("bob@example.com")
+        bob = self.server.login("bob@example.com")
+        bob.send("<iq type='set' id='s'><query xmlns='jabber:iq:roster'><item jid='alice@example.com'/></query></iq>")
+        bob.read()
+        self.call(control.DeleteUser, jid="alice@example.com")
+        (push,) = bob.read()
+        item = push.query.firstChildElement()
+        self.assertEqual((item["jid"], item["subscription"]), ("alice@example.com", "remove"))

@@ -1,0 +1,97 @@
+"""
+Tests for L{openmessenger.tap}: options, start-up preparation and the
+service tree, without running a reactor.
+"""
+
+import os
+import tempfile
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from openmessenger import tap, tls
+
+
+def configFile(text=""):
+    directory = tempfile.mkdtemp(prefix="om-tap-")
+    path = os.path.join(directory, "om.conf")
+    with open(path, "w") as f:
+        f.write("[server]\ndomain = example.com, example.org\ndata_dir = data\n" + text)
+    return path
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_config(self):
+        """
+        C{--config} is read and validated while parsing options.
+        """
+        options = tap.Options()
+        options.parseOptions(["--config", configFile()])
+        self.assertEqual(options.config.server.domain, ("example.com", "example.org"))
+
+    def test_badConfig(self):
+        """
+        A bad configuration stops option parsing with its message.
+        """
+        options = tap.Options()
+        error = self.assertRaises(
+            usage.UsageError, options.parseOptions, ["--config", configFile("[c2s]\nrequire_tls = perhaps\n")]
+        )
+        self.assertIn("[c2s] require_tls", str(error))
+
+
+class MakeServiceTests(SynchronousTestCase):
+    def makeService(self, text=""):
+        options = tap.Options()
+        options.parseOptions(["--config", configFile(text)])
+        return options, tap.makeService(options)
+
+    def test_services(self):
+        """
+        The service has the database pool and one listener each for STARTTLS,
+        direct TLS and the control socket.
+        """
+        options, top = self.makeService()
+        self.assertEqual(sorted(top.ports), ["c2s", "control", "direct_tls"])
+        listeners = [s for s in top if isinstance(s, StreamServerEndpointService)]
+        self.assertEqual(len(listeners), 3)
+        self.assertEqual(top.core.domains, ("example.com", "example.org"))
+
+    def test_firstStart(self):
+        """
+        The first start makes an owner-only data directory, the database and
+        a self-signed certificate for every domain.
+        """
+        options, top = self.makeService()
+        data = options.config.server.data_dir
+        self.assertEqual(os.stat(data).st_mode & 0o777, 0o700)
+        self.assertTrue(os.path.exists(os.path.join(data, "openmessenger.sqlite")))
+        self.assertEqual(os.stat(os.path.join(data, "server.key")).st_mode & 0o777, 0o600)
+        names = tls.certificateNames(os.path.join(data, "server.crt"))
+        self.assertEqual(names, ["example.com", "example.org"])
+
+    def test_noDirectTLS(self):
+        """
+        An empty C{direct_tls_endpoint} disables that listener.
+        """
+        options, top = self.makeService("[c2s]\ndirect_tls_endpoint =\n")
+        self.assertNotIn("direct_tls", top.ports)
+
+    def test_badEndpoint(self):
+        """
+        An endpoint Twisted cannot parse names its option.
+        """
+        options = tap.Options()
+        options.parseOptions(["--config", configFile("[c2s]\nendpoint = tcp:notaport\n")])
+        error = self.assertRaises(usage.UsageError, tap.makeService, options)
+        self.assertIn("[c2s] endpoint", str(error))
+
+    def test_missingCertificate(self):
+        """
+        A configured certificate that does not exist stops start-up.
+        """
+        options = tap.Options()
+        options.parseOptions(["--config", configFile("[tls]\ncertificate = /nonexistent.pem\nprivate_key = /nonexistent.key\n")])
+        error = self.assertRaises(usage.UsageError, tap.makeService, options)
+        self.assertIn("/nonexistent.pem", str(error))
