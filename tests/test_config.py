@@ -32,6 +32,17 @@ class SampleTests(SynchronousTestCase):
             for option in fields(section):
                 self.assertRegex(text, rf"(?m)^{option.name} =", option.name)
 
+    def test_documented(self):
+        """
+        Each declared option has a row in docs/configuration.md.
+        """
+        with open(os.path.join(os.path.dirname(SAMPLE), "..", "docs", "configuration.md")) as f:
+            text = f.read()
+        for section in [config.ServerSection, config.C2SSection, config.TLSSection,
+                        config.HTTPSection, config.StorageSection, config.OfflineSection]:
+            for option in fields(section):
+                self.assertIn(f"| `{option.name}` |", text, option.name)
+
     def test_requiredKeys(self):
         """
         The keys operators rely on exist with their documented defaults.
