@@ -5,6 +5,7 @@ built and wired together.
 """
 
 import os
+import sys
 from dataclasses import dataclass
 
 from twisted.application import service
@@ -166,16 +167,29 @@ def makeService(options):
     top.addListener("control", controlEndpoint, control.ControlFactory(core.accounts))
 
     log.info(
-        "OpenMessenger {version} serving {domains}; certificate SHA-256 "
-        "fingerprint {fingerprint}.  Create a user with: openmessenger-ctl "
-        "--config {config} user add USER@{domain}",
+        "OpenMessenger {version} serving {domains}.  Clients connect to "
+        "{endpoint} (STARTTLS) and {direct} (direct TLS).  Certificate SHA-256 "
+        "fingerprint: {fingerprint}.  Create a user with: {ctl} --config "
+        "{config} user add USER@{domain}",
         version=__version__,
         domains=", ".join(config.server.domain),
+        endpoint=config.c2s.endpoint,
+        direct=config.c2s.direct_tls_endpoint or "nothing",
         fingerprint=tls.fingerprint(certificate),
+        ctl=_ctlCommand(),
         config=options["config"],
         domain=config.server.domain[0],
     )
     return top
+
+
+def _ctlCommand():
+    """
+    How to call openmessenger-ctl: by its full path when it sits beside this
+    Python (in a virtualenv that is not on PATH).
+    """
+    beside = os.path.join(os.path.dirname(sys.executable), "openmessenger-ctl")
+    return beside if os.path.exists(beside) else "openmessenger-ctl"
 
 
 class PoolService(service.Service):

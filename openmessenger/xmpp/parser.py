@@ -14,6 +14,11 @@ import pyexpat
 
 from twisted.words.xish import domish
 
+# Older expat lets a namespace URI smuggle in the separator (CVE-2022-25236,
+# the Zoom XMPP stanza smuggling); refuse to run on it.
+if pyexpat.version_info < (2, 4, 5):  # pragma: no cover (build-dependent)
+    raise ImportError(f"expat {pyexpat.EXPAT_VERSION} is too old; 2.4.5 or newer is needed")
+
 # Feed expat at most this many bytes at a time, so a stanza over the size
 # limit is refused after at most this many bytes beyond the limit, however
 # large a single read was.
