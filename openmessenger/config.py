@@ -93,6 +93,13 @@ class C2SSection:
     max_stanza_size_before_auth: int = option("8192", _integer)
     auth_failures: int = option("5", _integer)
     auth_failure_window: int = option("60", _integer)
+    dead_peer_timeout: int = option("90", _integer)
+
+
+@dataclass(frozen=True)
+class AutoAwaySection:
+    away_after: int = option("300", _integer)
+    xa_after: int = option("1800", _integer)
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class Config:
     http: HTTPSection
     storage: StorageSection
     offline: OfflineSection
+    autoaway: AutoAwaySection
     base: str = "."
 
     def dataPath(self, name: str) -> str:
@@ -156,6 +164,7 @@ _SECTION_CLASSES = {
     "http": HTTPSection,
     "storage": StorageSection,
     "offline": OfflineSection,
+    "autoaway": AutoAwaySection,
 }
 
 

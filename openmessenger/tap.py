@@ -16,18 +16,22 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
 from openmessenger import __version__, control, tls
-from openmessenger.config import ConfigError, loadConfig
+from openmessenger.config import Config, ConfigError, loadConfig
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel.generic import FallbackHandler, VersionHandler
 from wokkel.ping import PingHandler
 
+from openmessenger.features.autoaway import AutoAwayHandler, AutoAwaySettingsCommand
+from openmessenger.features.commands import CommandsHandler
 from openmessenger.features.delivery import DeliveryHandler
+from openmessenger.features.disco import DiscoHandler
 from openmessenger.features.lastactivity import LastActivityHandler, UptimeHandler
 from openmessenger.features.offline import OfflineHandler
 from openmessenger.features.presence import PresenceHandler
 from openmessenger.features.roster import RosterHandler
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
 from openmessenger.xmpp.accounts import AccountManager
+from openmessenger.xmpp.availability import Availability
 from openmessenger.xmpp.c2s import ClientFactory
 from openmessenger.xmpp.localdomain import LocalDomain
 from openmessenger.xmpp.rosters import RosterManager
@@ -84,54 +88,67 @@ def loadAccounts(config):
 @dataclass
 class XMPPServer:
     """
-    The XMPP side of the server, wired: what listeners and the control
-    channel need.
+    The XMPP side of the server, wired: what listeners, the control channel
+    and (later) the web side need.
     """
 
-    domains: tuple
+    config: Config
     sessions: SessionRegistry
     router: Router
     domain: LocalDomain
     rosters: RosterManager
     accounts: AccountManager
+    availability: Availability
 
-    def clientFactory(self, tlsContext, settings, clock):
+    @property
+    def domains(self):
+        return self.config.server.domain
+
+    def clientFactory(self, tlsContext, clock):
         return ClientFactory(
-            self.domains, self.accounts, self.sessions, self.domain, tlsContext, settings, clock
+            self.domains, self.accounts, self.sessions, self.domain, tlsContext,
+            self.config.c2s, clock,
         )
 
 
-def assemble(store, domains, offlineLimit, clock):
+def assemble(store, config, clock):
     """
     Build the XMPP core and attach every feature to it.
 
     @param store: provides all storage interfaces.
-    @param domains: the served domains.
-    @param offlineLimit: offline messages kept per user.
+    @param config: the L{Config}.
     @param clock: an L{IReactorTime}.
     """
+    domains = config.server.domain
     sessions = SessionRegistry()
     router = Router()
     domain = LocalDomain(domains, sessions, router)
     rosters = RosterManager(store, sessions, router.route)
     accounts = AccountManager(store, sessions, rosters, domains)
+    availability = Availability(sessions)
+    autoaway = AutoAwayHandler(store, config.autoaway.away_after, config.autoaway.xa_after, clock)
     for handler in [
         RosterHandler(rosters),
-        PresenceHandler(rosters, sessions, accounts, store, clock),
-        OfflineHandler(store, sessions, accounts, offlineLimit, clock),
+        PresenceHandler(rosters, sessions, accounts, store, availability, clock),
+        autoaway,
+        OfflineHandler(store, sessions, accounts, config.offline.max_messages, clock),
         LastActivityHandler(store, sessions, rosters, accounts, clock),
         DeliveryHandler(sessions, accounts),
         FallbackHandler(),
     ]:
         handler.setHandlerParent(domain.accounts)
+    commands = CommandsHandler(clock)
+    commands.register(AutoAwaySettingsCommand(autoaway, accounts))
     for handler in [
+        DiscoHandler("OpenMessenger"),
+        commands,
         PingHandler(),
         VersionHandler("OpenMessenger", __version__),
         UptimeHandler(clock),
         FallbackHandler(),
     ]:
         handler.setHandlerParent(domain.server)
-    return XMPPServer(tuple(domains), sessions, router, domain, rosters, accounts)
+    return XMPPServer(config, sessions, router, domain, rosters, accounts, availability)
 
 
 def makeService(options):
@@ -147,12 +164,12 @@ def makeService(options):
 
     pool = connectionPool(config.databasePath)
     store = SQLiteStore(pool)
-    core = assemble(store, config.server.domain, config.offline.max_messages, reactor)
+    core = assemble(store, config, reactor)
     core.accounts.names = names
 
     top = ServerService(core)
     PoolService(pool).setServiceParent(top)
-    clients = core.clientFactory(context, config.c2s, reactor)
+    clients = core.clientFactory(context, reactor)
     clients.logTraffic = options["verbose"]
     top.listen(reactor, "c2s", config.c2s.endpoint, clients, "[c2s] endpoint")
     if config.c2s.direct_tls_endpoint:

@@ -65,16 +65,24 @@ class FakeServer:
     """
 
     def __init__(
-        self, domains=(DOMAIN, "example.org"), requireTLS=True, offlineLimit=100, store=None, **c2s
+        self, domains=(DOMAIN, "example.org"), requireTLS=True, offlineLimit=100, store=None,
+        awayAfter=300, xaAfter=1800, **c2s
     ):
         self.clock = Clock()
         self.clock.advance(1_000_000)
         self.store = store or MemoryStore()
-        self.core = assemble(self.store, domains, offlineLimit, self.clock)
         c2s["require_tls"] = "true" if requireTLS else "false"
+        # Tests move the clock far; only the dead-peer tests want the check.
+        c2s.setdefault("dead_peer_timeout", 0)
         lines = "".join(f"{key} = {value}\n" for key, value in c2s.items())
-        self.settings = parseConfig("[c2s]\n" + lines).c2s
-        self.factory = self.core.clientFactory(object(), self.settings, self.clock)
+        self.config = parseConfig(
+            f"[server]\ndomain = {', '.join(domains)}\n"
+            f"[offline]\nmax_messages = {offlineLimit}\n"
+            f"[autoaway]\naway_after = {awayAfter}\nxa_after = {xaAfter}\n"
+            "[c2s]\n" + lines
+        )
+        self.core = assemble(self.store, self.config, self.clock)
+        self.factory = self.core.clientFactory(object(), self.clock)
         self.sessions = self.core.sessions
 
     def addUser(self, jid, password=PASSWORD):

@@ -28,7 +28,8 @@ class SampleTests(SynchronousTestCase):
         with open(SAMPLE) as f:
             text = f.read()
         for section in [config.ServerSection, config.C2SSection, config.TLSSection,
-                        config.HTTPSection, config.StorageSection, config.OfflineSection]:
+                        config.HTTPSection, config.StorageSection, config.OfflineSection,
+                        config.AutoAwaySection]:
             for option in fields(section):
                 self.assertRegex(text, rf"(?m)^{option.name} =", option.name)
 
@@ -39,7 +40,8 @@ class SampleTests(SynchronousTestCase):
         with open(os.path.join(os.path.dirname(SAMPLE), "..", "docs", "configuration.md")) as f:
             text = f.read()
         for section in [config.ServerSection, config.C2SSection, config.TLSSection,
-                        config.HTTPSection, config.StorageSection, config.OfflineSection]:
+                        config.HTTPSection, config.StorageSection, config.OfflineSection,
+                        config.AutoAwaySection]:
             for option in fields(section):
                 self.assertIn(f"| `{option.name}` |", text, option.name)
 

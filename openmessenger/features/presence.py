@@ -25,26 +25,39 @@ NS_CLIENT = stanzas.NS_CLIENT
 SHOW_VALUES = frozenset(("chat", "away", "xa", "dnd"))
 
 
-def parsePresence(presence):
-    """
-    Check an available presence; return its priority.
+#: How far in the future an idle time may lie (clock skew), in seconds.
+IDLE_SKEW = 60
 
-    @raise StanzaError: C{bad-request} for an unknown show or a priority
-        outside -128..127 (RFC 6121 4.7.2).
+
+def parsePresence(presence, now):
+    """
+    Check an available presence; return its C{(priority, show)}.
+
+    @raise StanzaError: C{bad-request} for an unknown show, a priority
+        outside -128..127 (RFC 6121 4.7.2), or a malformed or future idle
+        time (XEP-0319).
     """
     show = stanzas.child(presence, NS_CLIENT, "show")
-    if show is not None and str(show).strip() not in SHOW_VALUES:
-        raise StanzaError("bad-request", text="Unknown show value.")
+    if show is not None:
+        show = str(show).strip()
+        if show not in SHOW_VALUES:
+            raise StanzaError("bad-request", text="Unknown show value.")
+    try:
+        idle = stanzas.idleSince(presence)
+    except ValueError:
+        raise StanzaError("bad-request", text="Malformed idle time.") from None
+    if idle is not None and idle > now + IDLE_SKEW:
+        raise StanzaError("bad-request", text="Idle time lies in the future.")
     priority = stanzas.child(presence, NS_CLIENT, "priority")
     if priority is None:
-        return 0
+        return 0, show
     try:
         value = int(str(priority).strip())
     except ValueError:
         raise StanzaError("bad-request", text="Priority is not a number.") from None
     if not -128 <= value <= 127:
         raise StanzaError("bad-request", text="Priority must be within -128..127.")
-    return value
+    return value, show
 
 
 def statusOf(presence):
@@ -71,12 +84,13 @@ def _lose(subscription):
 class PresenceHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, rosters, sessions, accounts, lastActivity, clock=None):
+    def __init__(self, rosters, sessions, accounts, lastActivity, availability, clock=None):
         """
         @param rosters: the L{RosterManager}.
         @param sessions: the L{SessionRegistry}.
         @param accounts: the L{AccountManager}.
         @param lastActivity: an L{ILastActivityStore}, told when sessions end.
+        @param availability: the L{Availability}, told of every change.
         @param clock: for the time of last activity.
         """
         XMPPHandler.__init__(self)
@@ -84,6 +98,7 @@ class PresenceHandler(XMPPHandler):
         self.sessions = sessions
         self.accounts = accounts
         self.lastActivity = lastActivity
+        self.availability = availability
         self.now = clock.seconds if clock is not None else time.time
 
     def connectionInitialized(self):
@@ -129,21 +144,26 @@ class PresenceHandler(XMPPHandler):
 
     def available(self, session, presence):
         try:
-            priority = parsePresence(presence)
+            session.priority, session.show = parsePresence(presence, self.now())
         except StanzaError as e:
             return self.reject(presence, e)
         initial = not session.available
         session.presence = presence
-        session.priority = priority
+        self.changed(session)
 
         def broadcast(roster):
-            if session.presence is not presence:
-                return  # superseded meanwhile
             self.broadcast(session, presence, roster)
             if initial:
                 self.initialPresence(session, roster)
 
         self.run(self.rosters.get(session.bare).addCallback(broadcast))
+
+    def changed(self, session):
+        """
+        Tell the availability model and the other features.
+        """
+        self.availability.refresh(session.bare)
+        self.xmlstream.dispatch(session, events.PRESENCE_CHANGED)
 
     def initialPresence(self, session, roster):
         """
@@ -163,6 +183,8 @@ class PresenceHandler(XMPPHandler):
     def unavailable(self, session, presence):
         was = session.available
         session.presence = None
+        session.show = None
+        self.changed(session)
         self.recordLastActivity(session, presence)
         if not was:
             return
@@ -188,7 +210,7 @@ class PresenceHandler(XMPPHandler):
     def directed(self, session, presence, to):
         if presence.getAttribute("type") is None:
             try:
-                parsePresence(presence)
+                parsePresence(presence, self.now())
             except StanzaError as e:
                 return self.reject(presence, e)
             session.directed.add(to)
@@ -209,6 +231,8 @@ class PresenceHandler(XMPPHandler):
             return
         last = session.presence
         session.presence = None
+        session.show = None
+        self.availability.refresh(session.bare)
         goodbye = stanzas.presence(sender=session.full, kind="unavailable")
         self.recordLastActivity(session, last)
         self.run(self.rosters.get(session.bare).addCallback(

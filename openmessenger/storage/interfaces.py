@@ -183,3 +183,16 @@ class ILastActivityStore(Interface):
         """
         The user's L{LastActivity}, or C{None} if never recorded.
         """
+
+
+class ISettingsStore(Interface):
+    def getAutoAway(user: str):
+        """
+        The user's own auto-away intervals C{(awayAfter, xaAfter)} in seconds,
+        or C{None} if they use the defaults.
+        """
+
+    def setAutoAway(user: str, awayAfter: int, xaAfter: int):
+        """
+        Set the user's auto-away intervals.
+        """

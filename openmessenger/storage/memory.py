@@ -12,12 +12,13 @@ from openmessenger.storage.interfaces import (
     ILastActivityStore,
     IOfflineStore,
     IRosterStore,
+    ISettingsStore,
     NoSuchAccount,
     Roster,
 )
 
 
-@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore)
+@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore)
 class MemoryStore:
     def __init__(self):
         self._accounts = {}
@@ -26,6 +27,7 @@ class MemoryStore:
         self._versions = {}
         self._offline = {}
         self._last = {}
+        self._autoaway = {}
 
     # IAccountStore
 
@@ -48,7 +50,7 @@ class MemoryStore:
         if user not in self._accounts:
             return fail(NoSuchAccount(user))
         del self._accounts[user]
-        for table in (self._rosters, self._pending, self._offline, self._last):
+        for table in (self._rosters, self._pending, self._offline, self._last, self._autoaway):
             table.pop(user, None)
         holders = []
         for owner, items in self._rosters.items():
@@ -137,3 +139,14 @@ class MemoryStore:
 
     def getLastActivity(self, user):
         return succeed(self._last.get(user))
+
+    # ISettingsStore
+
+    def getAutoAway(self, user):
+        return succeed(self._autoaway.get(user))
+
+    def setAutoAway(self, user, awayAfter, xaAfter):
+        if user not in self._accounts:
+            return self._missing(user)
+        self._autoaway[user] = (awayAfter, xaAfter)
+        return succeed(None)

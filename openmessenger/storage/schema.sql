@@ -1,4 +1,8 @@
--- OpenMessenger database schema.  Version 1 (PRAGMA user_version).
+-- OpenMessenger database schema.  Each "-- version N" section upgrades a
+-- database at version N-1 (PRAGMA user_version) to N; never edit a section
+-- that has shipped, add a new one.
+
+-- version 1
 CREATE TABLE account (
     jid TEXT PRIMARY KEY,
     credentials TEXT NOT NULL            -- JSON: mechanism -> SCRAM keys
@@ -34,4 +38,11 @@ CREATE TABLE last_activity (
     owner TEXT PRIMARY KEY REFERENCES account(jid) ON DELETE CASCADE,
     stamp REAL NOT NULL,
     status TEXT NOT NULL DEFAULT ''
+);
+
+-- version 2
+CREATE TABLE autoaway_setting (
+    owner TEXT PRIMARY KEY REFERENCES account(jid) ON DELETE CASCADE,
+    away_after INTEGER NOT NULL,          -- seconds
+    xa_after INTEGER NOT NULL
 );

@@ -10,6 +10,7 @@ Deferred fires; in tests and in C{openmessenger-ctl}, L{SynchronousPool}.
 
 import base64
 import json
+import re
 import sqlite3
 from importlib import resources
 
@@ -24,6 +25,7 @@ from openmessenger.storage.interfaces import (
     ILastActivityStore,
     IOfflineStore,
     IRosterStore,
+    ISettingsStore,
     LastActivity,
     NoSuchAccount,
     Roster,
@@ -31,7 +33,7 @@ from openmessenger.storage.interfaces import (
     ScramKeys,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _prepareConnection(connection):
@@ -43,6 +45,15 @@ def _prepareConnection(connection):
     connection.execute("PRAGMA busy_timeout = 5000")
 
 
+def schemaSteps():
+    """
+    The upgrade scripts from C{schema.sql}, by the version each produces.
+    """
+    text = resources.files("openmessenger.storage").joinpath("schema.sql").read_text("utf-8")
+    parts = re.split(r"^-- version (\d+)$", text, flags=re.MULTILINE)
+    return {int(version): script for version, script in zip(parts[1::2], parts[2::2])}
+
+
 def _migrate(cursor):
     (version,) = cursor.execute("PRAGMA user_version").fetchone()
     if version > SCHEMA_VERSION:
@@ -50,10 +61,10 @@ def _migrate(cursor):
             f"database schema version {version} is newer than this program "
             f"({SCHEMA_VERSION})"
         )
-    if version < 1:
-        script = resources.files("openmessenger.storage").joinpath("schema.sql")
-        cursor.executescript(script.read_text(encoding="utf-8"))
-        cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    steps = schemaSteps()
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        # executescript commits first; each step is applied whole, then marked.
+        cursor.executescript(f"BEGIN; {steps[target]} PRAGMA user_version = {target}; COMMIT;")
 
 
 def connectionPool(path):
@@ -139,7 +150,7 @@ def _item(row):
     )
 
 
-@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore)
+@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore)
 class SQLiteStore:
     """
     @param pool: anything with C{runInteraction(fn, *args)} over an SQLite
@@ -371,6 +382,27 @@ class SQLiteStore:
             return LastActivity(stamp=row[0], status=row[1]) if row else None
 
         return self._run(get)
+
+
+    # ISettingsStore
+
+    def getAutoAway(self, user):
+        def get(cursor):
+            return cursor.execute(
+                "SELECT away_after, xa_after FROM autoaway_setting WHERE owner = ?", (user,)
+            ).fetchone()
+
+        return self._run(get).addCallback(lambda row: tuple(row) if row else None)
+
+    def setAutoAway(self, user, awayAfter, xaAfter):
+        def put(cursor):
+            cursor.execute(
+                "INSERT OR REPLACE INTO autoaway_setting (owner, away_after, xa_after) "
+                "VALUES (?, ?, ?)",
+                (user, awayAfter, xaAfter),
+            )
+
+        return self._guardAccount(user, put)
 
 
 def _bump(cursor, user):

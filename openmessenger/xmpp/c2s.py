@@ -35,6 +35,8 @@ NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_ROSTERVER = "urn:xmpp:features:rosterver"
 NS_XMPP_ERRORS = "urn:xmpp:errors"
+NS_CSI = "urn:xmpp:csi:0"
+NS_PING = "urn:xmpp:ping"
 
 STANZA_NAMES = frozenset(("message", "presence", "iq"))
 IQ_TYPES = frozenset(("get", "set", "result", "error"))
@@ -59,6 +61,7 @@ class ClientStream(xmlstream.XmlStream):
     log = Logger()
     session = None
     closed = False
+    lastReceived = 0.0
 
     def __init__(self, negotiator, maxStanzaSize):
         self.maxStanzaSize = maxStanzaSize
@@ -86,6 +89,7 @@ class ClientStream(xmlstream.XmlStream):
             return
         if self.rawDataInFn:
             self.rawDataInFn(data)
+        self.lastReceived = self.factory.clock.seconds()
         parser = self.stream
         try:
             parser.parse(data)
@@ -189,6 +193,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.tls = False
         self.exchange = None
         self.timeout = None
+        self.watchdog = None
+        self.pinged = False
 
     # Stream set-up
 
@@ -241,6 +247,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             features.addElement((NS_BIND, "bind"))
             features.addElement((NS_SESSION, "session")).addElement("optional")
             features.addElement((NS_ROSTERVER, "ver"))
+            features.addElement((NS_CSI, "csi"))
         return features
 
     def mechanisms(self):
@@ -411,14 +418,50 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
         xs.send(reply)
         xs.elementHandler = self.stanzaReceived
+        self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
         self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_BOUND)
+
+    # Dead peers: a connection can die without a word (cable pulled, laptop
+    # lid shut).  After a quiet spell we ping; whoever stays silent until
+    # dead_peer_timeout is gone.  Reads only note the time: no timer is
+    # touched per packet.
+
+    def scheduleWatchdog(self, delay):
+        if self.factory.settings.dead_peer_timeout:
+            self.watchdog = self.factory.clock.callLater(max(delay, 0), self.checkAlive)
+
+    def checkAlive(self):
+        xs = self.xmlstream
+        timeout = self.factory.settings.dead_peer_timeout
+        quiet = timeout / 2
+        silent = self.factory.clock.seconds() - xs.lastReceived
+        if silent >= timeout:
+            self.log.info("{jid} silent for {silent:.0f}s: disconnecting", jid=xs.session.full, silent=silent)
+            xs.closed = True
+            self.endSession()
+            xs.transport.abortConnection()
+        elif silent >= quiet:
+            if not self.pinged:
+                self.pinged = True
+                ping = domish.Element((NS_CLIENT, "iq"))
+                ping["type"] = "get"
+                ping["id"] = "alive-" + binascii.hexlify(os.urandom(4)).decode("ascii")
+                ping["from"] = xs.session.jid.host
+                ping["to"] = xs.session.full
+                ping.addElement((NS_PING, "ping"))
+                xs.send(ping)
+            self.scheduleWatchdog(timeout - silent)
+        else:
+            self.pinged = False
+            self.scheduleWatchdog(quiet - silent)
 
     def endSession(self):
         """
         Take the session, if any, out of the registry: exactly once.
         """
-        if self.timeout is not None and self.timeout.active():
-            self.timeout.cancel()
+        for timer in (self.timeout, self.watchdog):
+            if timer is not None and timer.active():
+                timer.cancel()
         session = self.xmlstream.session
         if session is None:
             return
@@ -435,6 +478,9 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         xs = self.xmlstream
         session = xs.session
         if stanza.uri != NS_CLIENT or stanza.name not in STANZA_NAMES:
+            if stanza.uri == NS_CSI and stanza.name in ("active", "inactive"):
+                event = events.CLIENT_ACTIVE if stanza.name == "active" else events.CLIENT_INACTIVE
+                return self.factory.domain.accounts.xmlstream.dispatch(session, event)
             return xs.closeWithError("unsupported-stanza-type")
         stanza["from"] = session.full
         to = stanza.getAttribute("to")
@@ -454,6 +500,9 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                 return xs.send(xmlstream.toResponse(stanza, "result"))
         elif stanza.name == "presence" and kind not in PRESENCE_TYPES:
             return self.reject(stanza, "bad-request", "Unknown presence type.")
+        elif session.idleSince is not None and stanza.body is not None:
+            # Someone typed a message: the user is back at the keyboard.
+            self.factory.domain.accounts.xmlstream.dispatch(session, events.USER_ACTIVE)
         stanza.origin = session
         self.factory.domain.outbound(stanza)
 

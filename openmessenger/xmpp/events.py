@@ -3,8 +3,9 @@ Named events on the account bus, for features that cooperate without
 importing each other (xish C{EventDispatcher} events).
 
 Each is dispatched with the L{Session} concerned as its argument, except
-L{PRESENCE_OUTBOUND}, dispatched with the presence stanza (whose C{session}
-attribute is the sender's session).
+L{PRESENCE_OUTBOUND}, dispatched with the presence stanza (whose C{origin}
+attribute is the sender's session; C{automatic} is true on presences the
+server makes on the user's behalf).
 """
 
 #: A client bound a resource; its session is in the registry.
@@ -12,6 +13,17 @@ RESOURCE_BOUND = "//event/om/resource-bound"
 
 #: A session sent its initial presence (it became available).
 RESOURCE_AVAILABLE = "//event/om/resource-available"
+
+#: The presence feature accepted a new presence for a session (its
+#: C{presence} attribute), available or not, from the client or automatic.
+PRESENCE_CHANGED = "//event/om/presence-changed"
+
+#: The client said the user is idle / active again (XEP-0352 inactive/active).
+CLIENT_INACTIVE = "//event/om/client-inactive"
+CLIENT_ACTIVE = "//event/om/client-active"
+
+#: A session sent a message with a body: its user is at the keyboard.
+USER_ACTIVE = "//event/om/user-active"
 
 #: A session ended and has left the registry (its stream is gone).
 RESOURCE_UNBOUND = "//event/om/resource-unbound"

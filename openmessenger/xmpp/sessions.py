@@ -21,6 +21,9 @@ class Session:
         C{None} while it is not available (before initial presence, or after
         it sent unavailable).
     @ivar priority: the priority of that presence.
+    @ivar show: its C{show} (C{None} for plain available).
+    @ivar idleSince: since when the user has been idle, as the client
+        reported it (XEP-0319, XEP-0352), or C{None} while active.
     @ivar interested: the client requested the roster, so it gets roster
         pushes (RFC 6121 2.1.6).
     @ivar directed: the addresses it sent directed presence to, which get
@@ -34,6 +37,8 @@ class Session:
         self.stream = stream
         self.presence = None
         self.priority = 0
+        self.show = None
+        self.idleSince = None
         self.interested = False
         self.directed = set()
 

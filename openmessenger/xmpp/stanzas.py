@@ -87,3 +87,30 @@ def clone(element):
     copy = domish.Element((element.uri, element.name), element.defaultUri, dict(element.attributes))
     copy.children = list(element.children)
     return copy
+
+
+NS_IDLE = "urn:xmpp:idle:1"
+
+
+def parseStamp(text: str) -> float:
+    """
+    Parse an XEP-0082 DateTime (with a time zone) into a POSIX time.
+
+    @raise ValueError: if it is not one.
+    """
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment.timestamp()
+
+
+def idleSince(presence):
+    """
+    The XEP-0319 idle time in a presence, or C{None} if it has none.
+
+    @raise ValueError: if the C{since} attribute is malformed.
+    """
+    idle = child(presence, NS_IDLE, "idle")
+    if idle is None:
+        return None
+    return parseStamp(idle.getAttribute("since", ""))

@@ -49,7 +49,7 @@ async def test_loginToRealProcess(daemon):
     await juliet.login()
     romeo.send_message(mto="juliet@localhost/test", mbody="Hello from a real process")
     assert (await juliet.nextMessage())["body"] == "Hello from a real process"
-    assert "certificate SHA-256 fingerprint" in daemon.log()
+    assert "Certificate SHA-256 fingerprint" in daemon.log()
     for client in (romeo, juliet):
         client.disconnect()
         await wait(client.wait_until("disconnected"))

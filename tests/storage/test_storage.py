@@ -20,7 +20,7 @@ from openmessenger.storage.interfaces import (
     ScramKeys,
 )
 from openmessenger.storage.memory import MemoryStore
-from openmessenger.storage.sqlite import SCHEMA_VERSION, SQLiteStore, SynchronousPool
+from openmessenger.storage.sqlite import SCHEMA_VERSION, SQLiteStore, SynchronousPool, schemaSteps
 
 CREDENTIALS = Credentials({"SCRAM-SHA-1": ScramKeys(b"salt", b"stored", b"server", 4096)})
 OTHER = Credentials({"SCRAM-SHA-256": ScramKeys(b"s2", b"k2", b"v2", 8192)})
@@ -42,7 +42,8 @@ class StorageTestsMixin:
         The store provides every storage interface.
         """
         for interface in [interfaces.IAccountStore, interfaces.IRosterStore,
-                          interfaces.IOfflineStore, interfaces.ILastActivityStore]:
+                          interfaces.IOfflineStore, interfaces.ILastActivityStore,
+                          interfaces.ISettingsStore]:
             verifyObject(interface, self.store)
 
     def test_accounts(self):
@@ -140,6 +141,20 @@ class StorageTestsMixin:
         self.result(self.store.setLastActivity("alice@example.com", LastActivity(7.0, "")))
         self.assertEqual(self.result(self.store.getLastActivity("alice@example.com")), LastActivity(7.0, ""))
 
+    def test_autoAwaySettings(self):
+        """
+        Auto-away intervals are per user, replaced, and gone with the account.
+        """
+        self.createAlice()
+        self.assertIsNone(self.result(self.store.getAutoAway("alice@example.com")))
+        self.result(self.store.setAutoAway("alice@example.com", 60, 600))
+        self.result(self.store.setAutoAway("alice@example.com", 120, 900))
+        self.assertEqual(self.result(self.store.getAutoAway("alice@example.com")), (120, 900))
+        self.failureResultOf(self.store.setAutoAway("ghost@example.com", 1, 2), NoSuchAccount)
+        self.result(self.store.deleteAccount("alice@example.com"))
+        self.result(self.store.createAccount("alice@example.com", CREDENTIALS))
+        self.assertIsNone(self.result(self.store.getAutoAway("alice@example.com")))
+
     def test_deleteAccount(self):
         """
         Deleting an account removes its data and its items in other rosters,
@@ -187,6 +202,22 @@ class SQLiteStoreTests(StorageTestsMixin, SynchronousTestCase):
         self.successResultOf(self.store.migrate())
         version = self.pool.connection.execute("PRAGMA user_version").fetchone()[0]
         self.assertEqual(version, SCHEMA_VERSION)
+
+    def test_upgradeFromVersion1(self):
+        """
+        A version 1 database is upgraded in place, keeping its data.
+        """
+        pool = SynchronousPool(":memory:")
+        self.addCleanup(pool.close)
+        steps = schemaSteps()
+        pool.connection.executescript(steps[1] + "PRAGMA user_version = 1;")
+        pool.connection.execute("INSERT INTO account VALUES ('a@b', '{}')")
+        pool.connection.commit()
+        store = SQLiteStore(pool)
+        self.successResultOf(store.migrate())
+        self.assertEqual(self.successResultOf(store.listAccounts()), ["a@b"])
+        self.successResultOf(store.setAutoAway("a@b", 1, 2))
+        self.assertEqual(pool.connection.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
 
     def test_newerSchemaRefused(self):
         """

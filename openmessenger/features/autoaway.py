@@ -1,0 +1,288 @@
+# -*- test-case-name: tests.features.test_autoaway -*-
+"""
+Server-driven auto-away: the server shows an idle user as away, then as
+extended away (xa), on the user's behalf, and as online again as soon as
+the user is back.
+
+The server cannot see a mouse, so it relies on what the client reports:
+XEP-0352 C{<inactive/>}/C{<active/>}, an XEP-0319 idle time in the client's
+presence, and messages the user types.  Silence alone never changes a
+status.  The idle clock starts at the reported time; at the user's
+C{awayAfter} and C{xaAfter} the server sends, through the same path as a
+client presence, the client's last presence with C{show} changed, an
+automatic status text and the XEP-0319 idle time.
+
+A status the user set by hand sticks: away or xa without an idle time, dnd
+(which is only ever manual), or online with a status text.  A presence that
+carries an idle time is the client's own automatic status (Psi and Gajim
+send one); the server then takes over from there, e.g. moving away to xa
+at the user's interval.
+"""
+
+import time
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.words.protocols.jabber.xmlstream import XMPPHandler
+from twisted.words.xish import domish
+
+from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
+from wokkel import data_form
+
+from openmessenger.features.commands import CommandError
+from openmessenger.xmpp import events, stanzas
+
+NS_CLIENT = stanzas.NS_CLIENT
+AUTOMATIC = ("away", "xa")
+_RANK = {None: 0, "chat": 0, "away": 1, "xa": 2}
+
+
+class _Tracker:
+    """
+    What auto-away knows about one session.
+
+    @ivar base: the last available presence the client itself sent.
+    @ivar manual: its show was set by hand, so nothing automatic happens.
+    @ivar applied: the show the server put on top of it, if any.
+    """
+
+    def __init__(self):
+        self.base = None
+        self.manual = False
+        self.applied = None
+        self.timer = None
+
+    def cancel(self):
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
+def statusText(presence):
+    status = stanzas.child(presence, NS_CLIENT, "status")
+    return str(status).strip() if status is not None else ""
+
+
+def isManual(presence, show):
+    """
+    Whether a client presence was set by hand (see the module docstring).
+    """
+    if stanzas.child(presence, stanzas.NS_IDLE, "idle") is not None:
+        return show == "dnd"
+    return show in ("away", "xa", "dnd") or bool(statusText(presence))
+
+
+class AutoAwayHandler(XMPPHandler):
+    log = Logger()
+
+    def __init__(self, settings, awayAfter, xaAfter, clock=None):
+        """
+        @param settings: an L{ISettingsStore} with each user's intervals.
+        @param awayAfter: default seconds of idleness before away.
+        @param xaAfter: default seconds of idleness before xa.
+        """
+        XMPPHandler.__init__(self)
+        self.settings = settings
+        self.defaults = (awayAfter, xaAfter)
+        self.clock = clock
+        self.now = clock.seconds if clock is not None else time.time
+        self._trackers = {}
+        self._intervals = {}
+
+    def connectionInitialized(self):
+        bus = self.xmlstream
+        bus.addObserver(events.PRESENCE_CHANGED, self.onPresenceChanged)
+        bus.addObserver(events.CLIENT_INACTIVE, self.onInactive)
+        bus.addObserver(events.CLIENT_ACTIVE, self.onActive)
+        bus.addObserver(events.USER_ACTIVE, self.onActive)
+        bus.addObserver(events.RESOURCE_BOUND, self.onBound)
+        bus.addObserver(events.RESOURCE_UNBOUND, self.onUnbound)
+
+    # Settings
+
+    def intervals(self, user):
+        return self._intervals.get(user, self.defaults)
+
+    def onBound(self, session):
+        self._trackers[session] = _Tracker()
+        if session.bare in self._intervals:
+            return
+
+        def loaded(intervals):
+            if intervals is not None and self.sessions(session.bare):
+                self._intervals[session.bare] = intervals
+
+        self.settings.getAutoAway(session.bare).addCallbacks(
+            loaded, lambda f: self.log.failure("Loading auto-away settings failed", f)
+        )
+
+    def sessions(self, user):
+        return [s for s in self._trackers if s.bare == user]
+
+    def setIntervals(self, user, awayAfter, xaAfter):
+        """
+        Store a user's intervals and apply them to their idle sessions.
+        """
+
+        def stored(_):
+            self._intervals[user] = (awayAfter, xaAfter)
+            for session in self.sessions(user):
+                if session.idleSince is not None:
+                    self.schedule(session)
+
+        return self.settings.setAutoAway(user, awayAfter, xaAfter).addCallback(stored)
+
+    def onUnbound(self, session):
+        tracker = self._trackers.pop(session, None)
+        if tracker is not None:
+            tracker.cancel()
+        if not self.sessions(session.bare):
+            self._intervals.pop(session.bare, None)
+
+    # Signals
+
+    def onPresenceChanged(self, session):
+        tracker = self._trackers.get(session)
+        presence = session.presence
+        if tracker is None or getattr(presence, "automatic", False):
+            return
+        tracker.cancel()
+        tracker.applied = None
+        if presence is None:
+            tracker.base = None
+            session.idleSince = None
+            return
+        tracker.base = presence
+        tracker.manual = isManual(presence, session.show)
+        session.idleSince = None if tracker.manual else stanzas.idleSince(presence)
+        if session.idleSince is not None:
+            self.schedule(session)
+
+    def onInactive(self, session):
+        tracker = self._trackers.get(session)
+        if tracker is None or tracker.base is None or tracker.manual:
+            return
+        if session.idleSince is None:
+            session.idleSince = self.now()
+            self.schedule(session)
+
+    def onActive(self, session):
+        tracker = self._trackers.get(session)
+        if tracker is None or session.idleSince is None:
+            return
+        session.idleSince = None
+        tracker.cancel()
+        if tracker.applied is not None:
+            tracker.applied = None
+            self.inject(session, self.restored(tracker.base))
+
+    # Transitions
+
+    def schedule(self, session):
+        """
+        Apply the show the idle time calls for, and set a timer for the next.
+        """
+        tracker = self._trackers[session]
+        tracker.cancel()
+        awayAfter, xaAfter = self.intervals(session.bare)
+        idle = self.now() - session.idleSince
+        due = "xa" if idle >= xaAfter else "away" if idle >= awayAfter else None
+        current = tracker.applied or session.show
+        if due is not None and _RANK[due] > _RANK.get(current, 0):
+            tracker.applied = due
+            self.inject(session, self.automatic(tracker.base, due, session.idleSince))
+        later = {None: awayAfter, "away": xaAfter}.get(due)
+        if later is not None:
+            tracker.timer = self.clock.callLater(
+                max(session.idleSince + later - self.now(), 0), self.schedule, session
+            )
+
+    def automatic(self, base, show, idleSince):
+        """
+        The presence the server sends for the user: the client's own, with
+        C{show}, an automatic status and the idle time.
+        """
+        presence = self.restored(base)
+        presence.addElement("show", content=show)
+        minutes = max(1, round((self.now() - idleSince) / 60))
+        label = "Away" if show == "away" else "Extended away"
+        presence.addElement("status", content=f"{label} (automatic: idle for {minutes} min)")
+        idle = presence.addElement((stanzas.NS_IDLE, "idle"))
+        idle["since"] = stanzas.formatStamp(idleSince)
+        return presence
+
+    def restored(self, base):
+        """
+        The client's presence without what auto-away adds or replaces.
+        """
+        presence = domish.Element((NS_CLIENT, "presence"), attribs=dict(base.attributes))
+        for child in base.elements():
+            if (child.uri, child.name) not in (
+                (NS_CLIENT, "show"),
+                (NS_CLIENT, "status"),
+                (stanzas.NS_IDLE, "idle"),
+            ):
+                presence.addChild(child)
+        if not stanzas.child(base, stanzas.NS_IDLE, "idle"):
+            # Keep a status the client set (an automatic presence replaces it).
+            status = stanzas.child(base, NS_CLIENT, "status")
+            if status is not None:
+                presence.addChild(status)
+        return presence
+
+    def inject(self, session, presence):
+        presence.origin = session
+        presence.automatic = True
+        self.xmlstream.dispatch(presence, events.PRESENCE_OUTBOUND)
+
+
+class AutoAwaySettingsCommand:
+    """
+    The "Auto-away settings" ad-hoc command: each user sets their intervals.
+    """
+
+    node = "urn:openmessenger:autoaway"
+    name = "Auto-away settings"
+
+    def __init__(self, autoaway, accounts):
+        self.autoaway = autoaway
+        self.accounts = accounts
+
+    def allowed(self, requester):
+        return self.accounts.exists(requester)
+
+    def form(self, requester):
+        awayAfter, xaAfter = self.autoaway.intervals(requester)
+        form = data_form.Form(
+            "form",
+            title="Auto-away settings",
+            instructions=[
+                "After how many minutes without activity should others see you as "
+                "away, and as extended away?"
+            ],
+        )
+        form.addField(data_form.Field("text-single", "away_after", str(awayAfter // 60),
+                                      label="Away after (minutes)", required=True))
+        form.addField(data_form.Field("text-single", "xa_after", str(xaAfter // 60),
+                                      label="Extended away after (minutes)", required=True))
+        return defer.succeed(form)
+
+    def submit(self, requester, form):
+        values = form.getValues()
+        minutes = []
+        for name, label in [("away_after", "Away after"), ("xa_after", "Extended away after")]:
+            text = str(values.get(name, "")).strip()
+            if not text:
+                raise CommandError(f"{label}: please enter a number of minutes.")
+            if not text.isdigit():
+                raise CommandError(f"{label}: {text!r} is not a whole number of minutes.")
+            minutes.append(int(text))
+        away, xa = minutes
+        if not 1 <= away <= 1440 or not 1 <= xa <= 1440:
+            raise CommandError("Use between 1 and 1440 minutes.")
+        if xa <= away:
+            raise CommandError("Extended away must come after away.")
+        d = self.autoaway.setIntervals(requester, away * 60, xa * 60)
+        return d.addCallback(
+            lambda _: f"Saved: away after {away} min, extended away after {xa} min."
+        )
