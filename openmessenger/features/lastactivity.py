@@ -10,6 +10,12 @@ from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
 
+from zope.interface import implementer
+
+from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
+from wokkel import disco
+from wokkel.iwokkel import IDisco
+
 from openmessenger.xmpp import stanzas
 
 NS_LAST = "jabber:iq:last"
@@ -25,8 +31,9 @@ def lastReply(iq, seconds, status=""):
 
 class LastActivityHandler(XMPPHandler):
     """
-    Answers for accounts: 0 while online; otherwise the time since the last
-    session ended, with its last status text.  Only the user and contacts
+    Answers for accounts: while online, how long the user has been idle (0
+    if active); otherwise the time since the last session ended, with its
+    last status text.  Only the user and contacts
     subscribed to the user's presence may ask.
     """
 
@@ -53,8 +60,11 @@ class LastActivityHandler(XMPPHandler):
         def answer(roster):
             if requester != user and not roster.get(requester).subscribedFrom:
                 raise StanzaError("forbidden")
-            if self.sessions.availableSessions(user):
-                return lastReply(iq, 0)
+            available = self.sessions.availableSessions(user)
+            if available:
+                # Online: how long the most active resource has been idle.
+                now = self.now()
+                return lastReply(iq, min(now - (s.idleSince or now) for s in available))
             return self.store.getLastActivity(user).addCallback(offline)
 
         def offline(activity):
@@ -74,10 +84,17 @@ class LastActivityHandler(XMPPHandler):
         d.addCallback(self.send)
 
 
+@implementer(IDisco)
 class UptimeHandler(XMPPHandler):
     """
     Answers for the server itself: seconds since it started.
     """
+
+    def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
+        return [] if nodeIdentifier else [disco.DiscoFeature(NS_LAST)]
+
+    def getDiscoItems(self, requestor, target, nodeIdentifier=""):
+        return []
 
     def __init__(self, clock=None):
         XMPPHandler.__init__(self)

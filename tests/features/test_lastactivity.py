@@ -43,6 +43,17 @@ class LastActivityTests(SynchronousTestCase):
         self.alice.read()
         self.assertEqual(self.ask("bob@example.com").query["seconds"], "0")
 
+    def test_idleContact(self):
+        """
+        For an online contact whose client reported idleness: the idle time.
+        """
+        bob = self.server.login("bob@example.com")
+        self.alice.read()
+        bob.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+        self.server.clock.advance(42)
+        self.alice.read()
+        self.assertEqual(self.ask("bob@example.com").query["seconds"], "42")
+
     def test_notAuthorized(self):
         """
         Somebody not subscribed to the user's presence is C{forbidden}.

@@ -34,7 +34,7 @@ class Server:
     listening on loopback.
     """
 
-    def __init__(self, directory=None, extra=""):
+    def __init__(self, directory=None, extra="", c2s=""):
         self.owned = directory is None
         # Short paths: the control socket's must fit in 108 bytes.
         self.directory = directory or tempfile.mkdtemp(prefix="om-")
@@ -44,7 +44,7 @@ class Server:
                 f"[server]\ndomain = {DOMAIN}\ndata_dir = data\n"
                 "[c2s]\nendpoint = tcp:0:interface=127.0.0.1\n"
                 "direct_tls_endpoint = tcp:0:interface=127.0.0.1\n"
-                f"{extra}\n"
+                f"{c2s}\n{extra}\n"
             )
 
     @property

@@ -535,3 +535,88 @@ class StanzaTests(SynchronousTestCase):
         """
         self.alice.stream.connectionLost(None)
         self.assertIsNone(self.server.sessions.get("alice@example.com/test"))
+
+
+class DeadPeerTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer(dead_peer_timeout=90)
+        self.server.addUser("alice@example.com")
+        self.server.addUser("bob@example.com")
+        self.alice = self.server.login("alice@example.com")
+        self.clock = self.server.clock
+
+    def test_pingThenDisconnect(self):
+        """
+        A silent client is pinged after 45 s and, still silent, dropped at
+        90 s: its session ends and contacts would see it offline.
+        """
+        self.clock.advance(44)
+        self.assertEqual(self.alice.read(), [])
+        self.clock.advance(1)
+        (ping,) = self.alice.read()
+        self.assertEqual((ping.name, ping["type"], ping.ping.uri), ("iq", "get", "urn:xmpp:ping"))
+        self.assertEqual((ping["from"], ping["to"]), ("example.com", "alice@example.com/test"))
+        self.clock.advance(44)
+        self.assertIsNotNone(self.server.sessions.get("alice@example.com/test"))
+        self.clock.advance(1)
+        self.assertIsNone(self.server.sessions.get("alice@example.com/test"))
+        self.assertTrue(self.alice.transport.disconnecting)
+
+    def test_anyTrafficKeepsAlive(self):
+        """
+        Whitespace keepalives (what Psi sends every 55 s) keep a session.
+        """
+        for _ in range(20):
+            self.clock.advance(55)
+            self.alice.send(" ")
+        self.assertIsNotNone(self.server.sessions.get("alice@example.com/test"))
+
+    def test_answeredPing(self):
+        """
+        A client that answers the ping stays.
+        """
+        self.clock.advance(45)
+        (ping,) = self.alice.read()
+        self.alice.send(f"<iq type='result' id='{ping['id']}' to='example.com'/>")
+        self.clock.advance(60)
+        self.assertIsNotNone(self.server.sessions.get("alice@example.com/test"))
+        self.assertEqual(self.alice.read(), [])
+
+    def test_contactSeesOffline(self):
+        """
+        Bob, subscribed to Alice, sees her unavailable when she is dropped.
+        """
+        from openmessenger.storage.interfaces import RosterItem
+
+        server = FakeServer(dead_peer_timeout=90)
+        server.addUser("alice@example.com")
+        server.addUser("bob@example.com")
+        server.store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="to"))
+        server.store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="from"))
+        alice = server.login("alice@example.com")
+        bob = server.login("bob@example.com")
+        bob.read()
+        for _ in range(3):
+            server.clock.advance(30)
+            bob.send(" ")
+        gone = [e for e in bob.read() if e.name == "presence"]
+        self.assertEqual([(e["from"], e.getAttribute("type")) for e in gone],
+                         [("alice@example.com/test", "unavailable")])
+        self.assertEqual(server.core.availability.stateOf("alice@example.com"), "offline")
+        self.assertTrue(alice.transport.disconnecting)
+
+
+class ClientStateTests(SynchronousTestCase):
+    def test_advertised(self):
+        """
+        Client state indication (XEP-0352) is offered after authentication.
+        """
+        server = FakeServer()
+        server.addUser("alice@example.com")
+        client = server.client()
+        client.startTLS()
+        client.authenticate("alice@example.com")
+        client.send(header())
+        features = client.read()[1]
+        self.assertIsNotNone(features.csi)
+        self.assertEqual(features.csi.uri, "urn:xmpp:csi:0")
