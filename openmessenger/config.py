@@ -103,6 +103,24 @@ class AutoAwaySection:
 
 
 @dataclass(frozen=True)
+class RegistrationSection:
+    enabled: bool = option("false", _boolean)
+    max_per_ip: int = option("3", _integer)
+    window: int = option("3600", _integer)
+
+
+@dataclass(frozen=True)
+class VCardSection:
+    max_size: int = option("65536", _integer)
+
+
+@dataclass(frozen=True)
+class StreamManagementSection:
+    resume_timeout: int = option("300", _integer)
+    max_unacked: int = option("1000", _integer)
+
+
+@dataclass(frozen=True)
 class TLSSection:
     certificate: str = option("", path=True)
     private_key: str = option("", path=True)
@@ -140,6 +158,9 @@ class Config:
     storage: StorageSection
     offline: OfflineSection
     autoaway: AutoAwaySection
+    registration: RegistrationSection
+    vcard: VCardSection
+    stream_management: StreamManagementSection
     base: str = "."
 
     def dataPath(self, name: str) -> str:
@@ -165,6 +186,9 @@ _SECTION_CLASSES = {
     "storage": StorageSection,
     "offline": OfflineSection,
     "autoaway": AutoAwaySection,
+    "registration": RegistrationSection,
+    "vcard": VCardSection,
+    "stream_management": StreamManagementSection,
 }
 
 

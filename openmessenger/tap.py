@@ -21,10 +21,17 @@ from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel.generic import FallbackHandler, VersionHandler
 from wokkel.ping import PingHandler
 
+from openmessenger.features.admin import adminCommands
 from openmessenger.features.autoaway import AutoAwayHandler, AutoAwaySettingsCommand
+from openmessenger.features.blocking import BlockingHandler
+from openmessenger.features.carbons import CarbonsHandler
 from openmessenger.features.commands import CommandsHandler
 from openmessenger.features.delivery import DeliveryHandler
 from openmessenger.features.disco import DiscoHandler
+from openmessenger.features.entitytime import EntityTimeHandler
+from openmessenger.features.private import PrivateStorageHandler
+from openmessenger.features.registration import AccountSettingsHandler, Registration
+from openmessenger.features.vcard import VCardHandler
 from openmessenger.features.lastactivity import LastActivityHandler, UptimeHandler
 from openmessenger.features.offline import OfflineHandler
 from openmessenger.features.presence import PresenceHandler
@@ -71,16 +78,27 @@ def prepareDataDir(config):
     return certificate, key
 
 
-def loadAccounts(config):
+@dataclass
+class StoredState:
     """
-    Bring the database schema up to date and read the account list, before
-    the reactor runs (so a broken database stops start-up at once).
+    What the server keeps in memory from the start: which accounts exist,
+    and every block list.
+    """
+
+    accounts: set
+    blockLists: dict
+
+
+def loadState(config):
+    """
+    Bring the database schema up to date and read what is kept in memory,
+    before the reactor runs (so a broken database stops start-up at once).
     """
     pool = SynchronousPool(config.databasePath)
     try:
         store = SQLiteStore(pool)
         store.migrate()
-        return set(store.listAccounts().result)
+        return StoredState(set(store.listAccounts().result), store.allBlockLists().result)
     finally:
         pool.close()
 
@@ -99,6 +117,7 @@ class XMPPServer:
     rosters: RosterManager
     accounts: AccountManager
     availability: Availability
+    registration: Registration | None
 
     @property
     def domains(self):
@@ -107,30 +126,39 @@ class XMPPServer:
     def clientFactory(self, tlsContext, clock):
         return ClientFactory(
             self.domains, self.accounts, self.sessions, self.domain, tlsContext,
-            self.config.c2s, clock,
+            self.config.c2s, clock, self.registration,
         )
 
 
-def assemble(store, config, clock):
+def assemble(store, config, clock, state=None):
     """
     Build the XMPP core and attach every feature to it.
 
     @param store: provides all storage interfaces.
     @param config: the L{Config}.
     @param clock: an L{IReactorTime}.
+    @param state: the L{StoredState} read at start-up (none: empty).
     """
+    state = state or StoredState(set(), {})
     domains = config.server.domain
     sessions = SessionRegistry()
     router = Router()
     domain = LocalDomain(domains, sessions, router)
     rosters = RosterManager(store, sessions, router.route)
     accounts = AccountManager(store, sessions, rosters, domains)
+    accounts.names = state.accounts
     availability = Availability(sessions)
     autoaway = AutoAwayHandler(store, config.autoaway.away_after, config.autoaway.xa_after, clock)
+    blocking = BlockingHandler(store, sessions, state.blockLists)
+    domain.addGuard(blocking)
     for handler in [
         RosterHandler(rosters),
         PresenceHandler(rosters, sessions, accounts, store, availability, clock),
         autoaway,
+        VCardHandler(store, accounts, config.vcard.max_size),
+        PrivateStorageHandler(store),
+        blocking,
+        CarbonsHandler(sessions),
         OfflineHandler(store, sessions, accounts, config.offline.max_messages, clock),
         LastActivityHandler(store, sessions, rosters, accounts, clock),
         DeliveryHandler(sessions, accounts),
@@ -139,16 +167,25 @@ def assemble(store, config, clock):
         handler.setHandlerParent(domain.accounts)
     commands = CommandsHandler(clock)
     commands.register(AutoAwaySettingsCommand(autoaway, accounts))
+    for command in adminCommands(config.server.admins, accounts, sessions):
+        commands.register(command)
     for handler in [
-        DiscoHandler("OpenMessenger"),
+        DiscoHandler("OpenMessenger", also=domain.accounts),
         commands,
+        AccountSettingsHandler(accounts),
         PingHandler(),
         VersionHandler("OpenMessenger", __version__),
+        EntityTimeHandler(clock),
         UptimeHandler(clock),
         FallbackHandler(),
     ]:
         handler.setHandlerParent(domain.server)
-    return XMPPServer(config, sessions, router, domain, rosters, accounts, availability)
+    registration = None
+    if config.registration.enabled:
+        registration = Registration(
+            accounts, config.registration.max_per_ip, config.registration.window, clock
+        )
+    return XMPPServer(config, sessions, router, domain, rosters, accounts, availability, registration)
 
 
 def makeService(options):
@@ -160,12 +197,11 @@ def makeService(options):
         context = tls.serverContext(certificate, key)
     except (OSError, tls.TLSError) as e:
         raise ConfigError(str(e)) from None
-    names = loadAccounts(config)
+    state = loadState(config)
 
     pool = connectionPool(config.databasePath)
     store = SQLiteStore(pool)
-    core = assemble(store, config, reactor)
-    core.accounts.names = names
+    core = assemble(store, config, reactor, state)
 
     top = ServerService(core)
     PoolService(pool).setServiceParent(top)

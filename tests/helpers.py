@@ -66,7 +66,7 @@ class FakeServer:
 
     def __init__(
         self, domains=(DOMAIN, "example.org"), requireTLS=True, offlineLimit=100, store=None,
-        awayAfter=300, xaAfter=1800, **c2s
+        awayAfter=300, xaAfter=1800, admins="", extra="", **c2s
     ):
         self.clock = Clock()
         self.clock.advance(1_000_000)
@@ -76,10 +76,10 @@ class FakeServer:
         c2s.setdefault("dead_peer_timeout", 0)
         lines = "".join(f"{key} = {value}\n" for key, value in c2s.items())
         self.config = parseConfig(
-            f"[server]\ndomain = {', '.join(domains)}\n"
+            f"[server]\ndomain = {', '.join(domains)}\nadmins = {admins}\n"
             f"[offline]\nmax_messages = {offlineLimit}\n"
             f"[autoaway]\naway_after = {awayAfter}\nxa_after = {xaAfter}\n"
-            "[c2s]\n" + lines
+            "[c2s]\n" + lines + extra
         )
         self.core = assemble(self.store, self.config, self.clock)
         self.factory = self.core.clientFactory(object(), self.clock)

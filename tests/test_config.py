@@ -29,7 +29,8 @@ class SampleTests(SynchronousTestCase):
             text = f.read()
         for section in [config.ServerSection, config.C2SSection, config.TLSSection,
                         config.HTTPSection, config.StorageSection, config.OfflineSection,
-                        config.AutoAwaySection]:
+                        config.AutoAwaySection, config.RegistrationSection,
+                        config.VCardSection, config.StreamManagementSection]:
             for option in fields(section):
                 self.assertRegex(text, rf"(?m)^{option.name} =", option.name)
 
@@ -41,7 +42,8 @@ class SampleTests(SynchronousTestCase):
             text = f.read()
         for section in [config.ServerSection, config.C2SSection, config.TLSSection,
                         config.HTTPSection, config.StorageSection, config.OfflineSection,
-                        config.AutoAwaySection]:
+                        config.AutoAwaySection, config.RegistrationSection,
+                        config.VCardSection, config.StreamManagementSection]:
             for option in fields(section):
                 self.assertIn(f"| `{option.name}` |", text, option.name)
 

@@ -5,8 +5,8 @@ Ad-hoc commands (XEP-0050) offered by the server, with data forms
 
 Commands are objects registered with L{CommandsHandler.register}; each has a
 C{node}, a C{name}, C{allowed(requester)}, C{form(requester)} firing with
-the form to fill in, and C{submit(requester, form)} firing with a note
-(C{requester} is the bare JID, a string).  A
+the form to fill in, and C{submit(requester, form)} firing with a note or a
+result form (C{requester} is the bare JID, a string).  A
 submission the command refuses (L{CommandError}) shows the form again with
 the error, so the user can correct it.
 """
@@ -132,12 +132,14 @@ class CommandsHandler(XMPPHandler):
         if submitted is None or submitted.formType != "submit":
             raise commandError("bad-request", "bad-payload")
         try:
-            note = yield command.submit(requester, submitted)
+            outcome = yield command.submit(requester, submitted)
         except CommandError as e:
             form = yield command.form(requester)
             return self.reply(iq, command, sessionid, "executing", form, ("error", str(e)))
         del self.sessions[sessionid]
-        return self.reply(iq, command, sessionid, "completed", note=("info", note))
+        if isinstance(outcome, data_form.Form):
+            return self.reply(iq, command, sessionid, "completed", form=outcome)
+        return self.reply(iq, command, sessionid, "completed", note=("info", outcome))
 
     def reply(self, iq, command, sessionid, status, form=None, note=None):
         response = toResponse(iq, "result")

@@ -6,7 +6,8 @@ other feature had its say: runs at priority -1 and skips what was handled.
 
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler
 
-from openmessenger.xmpp import stanzas
+from openmessenger.xmpp import events, stanzas
+from openmessenger.xmpp.localdomain import Delivery
 
 
 class DeliveryHandler(XMPPHandler):
@@ -32,6 +33,8 @@ class DeliveryHandler(XMPPHandler):
             recipients = self.sessions.topSessions(user)
         for session in recipients:
             session.send(message)
+        if recipients:
+            self.xmlstream.dispatch(Delivery(message, recipients), events.MESSAGE_DELIVERED)
         if not recipients and kind in (None, "normal", "chat"):
             self.bounce(message)
 

@@ -30,12 +30,15 @@ ITEMS_GET = f"/iq[@type='get']/query[@xmlns='{NS_ITEMS}']"
 class DiscoHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, name):
+    def __init__(self, name, also=()):
         """
         @param name: the server's name, shown as its identity.
+        @param also: another handler collection whose features the server
+            offers (the account bus: vCards, blocking, carbons...).
         """
         XMPPHandler.__init__(self)
         self.name = name
+        self.also = also
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(INFO_GET, self.onInfo)
@@ -59,7 +62,7 @@ class DiscoHandler(XMPPHandler):
         node = iq.query.getAttribute("node", "")
         calls = [
             defer.maybeDeferred(getattr(handler, method), requestor, target, node)
-            for handler in self.parent
+            for handler in list(self.parent) + list(self.also)
             if IDisco.providedBy(handler)
         ]
         d = defer.gatherResults(calls, consumeErrors=True)

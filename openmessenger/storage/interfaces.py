@@ -196,3 +196,38 @@ class ISettingsStore(Interface):
         """
         Set the user's auto-away intervals.
         """
+
+
+class IDocumentStore(Interface):
+    def getDocument(user: str, key: str):
+        """
+        A stored XML document of the user (vCard, private XML), as text, or
+        C{None}.
+        """
+
+    def setDocument(user: str, key: str, xml: str | None):
+        """
+        Store (or with C{None}, remove) a document.
+        """
+
+
+class IBlockStore(Interface):
+    def getBlocked(user: str):
+        """
+        The addresses the user blocks, sorted.
+        """
+
+    def block(user: str, addresses):
+        """
+        Add addresses to the user's block list.
+        """
+
+    def allBlockLists():
+        """
+        Every non-empty block list: user -> set of addresses.
+        """
+
+    def unblock(user: str, addresses=None):
+        """
+        Remove addresses from the block list; C{None} empties it.
+        """

@@ -9,6 +9,8 @@ from zope.interface import implementer
 from openmessenger.storage.interfaces import (
     AccountExists,
     IAccountStore,
+    IBlockStore,
+    IDocumentStore,
     ILastActivityStore,
     IOfflineStore,
     IRosterStore,
@@ -18,7 +20,10 @@ from openmessenger.storage.interfaces import (
 )
 
 
-@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore)
+@implementer(
+    IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore,
+    IDocumentStore, IBlockStore,
+)
 class MemoryStore:
     def __init__(self):
         self._accounts = {}
@@ -28,6 +33,8 @@ class MemoryStore:
         self._offline = {}
         self._last = {}
         self._autoaway = {}
+        self._documents = {}
+        self._blocked = {}
 
     # IAccountStore
 
@@ -50,7 +57,10 @@ class MemoryStore:
         if user not in self._accounts:
             return fail(NoSuchAccount(user))
         del self._accounts[user]
-        for table in (self._rosters, self._pending, self._offline, self._last, self._autoaway):
+        for table in (
+            self._rosters, self._pending, self._offline, self._last, self._autoaway,
+            self._documents, self._blocked,
+        ):
             table.pop(user, None)
         holders = []
         for owner, items in self._rosters.items():
@@ -149,4 +159,40 @@ class MemoryStore:
         if user not in self._accounts:
             return self._missing(user)
         self._autoaway[user] = (awayAfter, xaAfter)
+        return succeed(None)
+
+    # IDocumentStore
+
+    def getDocument(self, user, key):
+        return succeed(self._documents.get(user, {}).get(key))
+
+    def setDocument(self, user, key, xml):
+        if user not in self._accounts:
+            return self._missing(user)
+        documents = self._documents.setdefault(user, {})
+        if xml is None:
+            documents.pop(key, None)
+        else:
+            documents[key] = xml
+        return succeed(None)
+
+    # IBlockStore
+
+    def getBlocked(self, user):
+        return succeed(sorted(self._blocked.get(user, ())))
+
+    def block(self, user, addresses):
+        if user not in self._accounts:
+            return self._missing(user)
+        self._blocked.setdefault(user, set()).update(addresses)
+        return succeed(None)
+
+    def allBlockLists(self):
+        return succeed({user: set(jids) for user, jids in self._blocked.items() if jids})
+
+    def unblock(self, user, addresses=None):
+        if addresses is None:
+            self._blocked.pop(user, None)
+        else:
+            self._blocked.get(user, set()).difference_update(addresses)
         return succeed(None)

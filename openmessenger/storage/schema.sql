@@ -46,3 +46,16 @@ CREATE TABLE autoaway_setting (
     away_after INTEGER NOT NULL,          -- seconds
     xa_after INTEGER NOT NULL
 );
+
+-- version 3
+CREATE TABLE user_document (
+    owner TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    key TEXT NOT NULL,                    -- e.g. 'vcard-temp', 'private storage:bookmarks'
+    xml TEXT NOT NULL,
+    PRIMARY KEY (owner, key)
+);
+CREATE TABLE blocked_jid (
+    owner TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    jid TEXT NOT NULL,
+    PRIMARY KEY (owner, jid)
+);

@@ -22,6 +22,8 @@ from openmessenger.storage.interfaces import (
     AccountExists,
     Credentials,
     IAccountStore,
+    IBlockStore,
+    IDocumentStore,
     ILastActivityStore,
     IOfflineStore,
     IRosterStore,
@@ -33,7 +35,7 @@ from openmessenger.storage.interfaces import (
     ScramKeys,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _prepareConnection(connection):
@@ -150,7 +152,10 @@ def _item(row):
     )
 
 
-@implementer(IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore)
+@implementer(
+    IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore,
+    IDocumentStore, IBlockStore,
+)
 class SQLiteStore:
     """
     @param pool: anything with C{runInteraction(fn, *args)} over an SQLite
@@ -403,6 +408,73 @@ class SQLiteStore:
             )
 
         return self._guardAccount(user, put)
+
+    # IDocumentStore
+
+    def getDocument(self, user, key):
+        def get(cursor):
+            row = cursor.execute(
+                "SELECT xml FROM user_document WHERE owner = ? AND key = ?", (user, key)
+            ).fetchone()
+            return row[0] if row else None
+
+        return self._run(get)
+
+    def setDocument(self, user, key, xml):
+        def put(cursor):
+            if xml is None:
+                cursor.execute(
+                    "DELETE FROM user_document WHERE owner = ? AND key = ?", (user, key)
+                )
+            else:
+                cursor.execute(
+                    "INSERT OR REPLACE INTO user_document (owner, key, xml) VALUES (?, ?, ?)",
+                    (user, key, xml),
+                )
+
+        return self._guardAccount(user, put)
+
+    # IBlockStore
+
+    def getBlocked(self, user):
+        def get(cursor):
+            return [
+                jid for (jid,) in cursor.execute(
+                    "SELECT jid FROM blocked_jid WHERE owner = ? ORDER BY jid", (user,)
+                )
+            ]
+
+        return self._run(get)
+
+    def block(self, user, addresses):
+        def put(cursor):
+            cursor.executemany(
+                "INSERT OR IGNORE INTO blocked_jid (owner, jid) VALUES (?, ?)",
+                [(user, address) for address in addresses],
+            )
+
+        return self._guardAccount(user, put)
+
+    def allBlockLists(self):
+        def get(cursor):
+            lists = {}
+            for owner, jid in cursor.execute("SELECT owner, jid FROM blocked_jid"):
+                lists.setdefault(owner, set()).add(jid)
+            return lists
+
+        return self._run(get)
+
+    def unblock(self, user, addresses=None):
+        def remove(cursor):
+            if addresses is None:
+                cursor.execute("DELETE FROM blocked_jid WHERE owner = ?", (user,))
+            else:
+                cursor.executemany(
+                    "DELETE FROM blocked_jid WHERE owner = ? AND jid = ?",
+                    [(user, address) for address in addresses],
+                )
+
+        return self._run(remove)
 
 
 def _bump(cursor, user):

@@ -36,6 +36,8 @@ NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_ROSTERVER = "urn:xmpp:features:rosterver"
 NS_XMPP_ERRORS = "urn:xmpp:errors"
 NS_CSI = "urn:xmpp:csi:0"
+NS_REGISTER = "jabber:iq:register"
+NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register"
 NS_PING = "urn:xmpp:ping"
 
 STANZA_NAMES = frozenset(("message", "presence", "iq"))
@@ -243,6 +245,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                 mechanisms = features.addElement((NS_SASL, "mechanisms"))
                 for name in self.mechanisms():
                     mechanisms.addElement("mechanism", content=name)
+                if self.factory.registration is not None:
+                    features.addElement((NS_REGISTER_FEATURE, "register"))
         else:
             features.addElement((NS_BIND, "bind"))
             features.addElement((NS_SESSION, "session")).addElement("optional")
@@ -277,6 +281,17 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                 xs.closeWithError("not-authorized")
         elif self.user is not None and uri == NS_CLIENT and name == "iq":
             self.preBindIQ(element)
+        elif (
+            self.user is None
+            and self.factory.registration is not None
+            and uri == NS_CLIENT
+            and name == "iq"
+            and stanzas.child(element, NS_REGISTER, "query") is not None
+            and (self.tls or not self.factory.settings.require_tls)
+        ):
+            d = self.factory.registration.handle(element, xs.thisEntity.host, self.peerAddress)
+            d.addCallback(lambda reply: None if xs.closed else xs.send(reply))
+            d.addErrback(self.internalError)
         else:
             xs.closeWithError("not-authorized")
 
@@ -385,7 +400,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.xmlstream.reset(self.factory.settings.max_stanza_size)
 
     def internalError(self, failure):
-        self.log.failure("Looking up credentials failed", failure)
+        self.log.failure("Handling a login failed", failure)
         self.xmlstream.closeWithError("internal-server-error")
 
     # Binding
@@ -542,9 +557,14 @@ class ClientFactory(ServerFactory):
     @param tlsContext: the server's TLS context factory, or C{None}.
     @param settings: the C{[c2s]} configuration section.
     @param clock: an L{IReactorTime}.
+    @param registration: what answers in-band registration before login,
+        or C{None} where it is off.
     """
 
-    def __init__(self, domains, accounts, sessions, domain, tlsContext, settings, clock):
+    def __init__(
+        self, domains, accounts, sessions, domain, tlsContext, settings, clock, registration=None
+    ):
+        self.registration = registration
         self.domains = tuple(domains)
         self.accounts = accounts
         self.sessions = sessions

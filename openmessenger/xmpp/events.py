@@ -25,6 +25,12 @@ CLIENT_ACTIVE = "//event/om/client-active"
 #: A session sent a message with a body: its user is at the keyboard.
 USER_ACTIVE = "//event/om/user-active"
 
+#: A local client sent a message (the stanza; C{origin} is the session).
+MESSAGE_SENT = "//event/om/message-sent"
+
+#: A message was handed to sessions of its recipient (a L{Delivery}).
+MESSAGE_DELIVERED = "//event/om/message-delivered"
+
 #: A session ended and has left the registry (its stream is gone).
 RESOURCE_UNBOUND = "//event/om/resource-unbound"
 

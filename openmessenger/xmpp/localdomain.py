@@ -52,6 +52,17 @@ class HandlerBus(XMPPHandlerCollection):
         self.xmlstream.dispatch(stanza, event)
 
 
+class Delivery:
+    """
+    A message handed to some of a user's sessions (the argument of
+    L{events.MESSAGE_DELIVERED}).
+    """
+
+    def __init__(self, stanza, sessions):
+        self.stanza = stanza
+        self.sessions = sessions
+
+
 class LocalDomain:
     """
     The receiver of the served domains.
@@ -63,16 +74,32 @@ class LocalDomain:
         self.router = router
         self.server = HandlerBus(router.route)
         self.accounts = HandlerBus(router.route)
+        self.guards = []
         for domain in domains:
             router.addRoute(domain, self)
+
+    def addGuard(self, guard):
+        """
+        Let C{guard} stop stanzas before delivery: its C{outbound(stanza)}
+        sees what local clients send, its C{inbound(stanza)} what arrives for
+        local addresses; either returns true to stop the stanza (having
+        answered it, if need be).  Blocking (XEP-0191) is one.
+        """
+        self.guards.append(guard)
 
     def outbound(self, stanza):
         """
         Take a stanza from a local client; its C{origin} is the session.
         """
+        for guard in self.guards:
+            if guard.outbound(stanza):
+                return
         if stanza.name == "presence":
             self.accounts.dispatch(stanza, events.PRESENCE_OUTBOUND)
-        elif stanza.getAttribute("to") is None:
+            return
+        if stanza.name == "message":
+            self.accounts.xmlstream.dispatch(stanza, events.MESSAGE_SENT)
+        if stanza.getAttribute("to") is None:
             # Addressed to the sender's own account (RFC 6120 10.3.3).
             self.accounts.dispatch(stanza)
         else:
@@ -82,6 +109,9 @@ class LocalDomain:
         """
         Take a stanza addressed to one of our domains.
         """
+        for guard in self.guards:
+            if guard.inbound(stanza):
+                return
         to = stanza["to"]
         user, _, host = to.partition("/")[0].rpartition("@")
         if not user:
@@ -107,6 +137,8 @@ class LocalDomain:
         session = self.sessions.get(to)
         if session is not None:
             session.send(stanza)
+            if name == "message":
+                self.accounts.xmlstream.dispatch(Delivery(stanza, [session]), events.MESSAGE_DELIVERED)
             return True
         if name == "message" and kind in (None, "normal", "chat"):
             return False

@@ -43,7 +43,8 @@ class StorageTestsMixin:
         """
         for interface in [interfaces.IAccountStore, interfaces.IRosterStore,
                           interfaces.IOfflineStore, interfaces.ILastActivityStore,
-                          interfaces.ISettingsStore]:
+                          interfaces.ISettingsStore, interfaces.IDocumentStore,
+                          interfaces.IBlockStore]:
             verifyObject(interface, self.store)
 
     def test_accounts(self):
@@ -154,6 +155,36 @@ class StorageTestsMixin:
         self.result(self.store.deleteAccount("alice@example.com"))
         self.result(self.store.createAccount("alice@example.com", CREDENTIALS))
         self.assertIsNone(self.result(self.store.getAutoAway("alice@example.com")))
+
+    def test_documents(self):
+        """
+        Documents are kept per user and key, replaced and removed.
+        """
+        self.createAlice()
+        self.assertIsNone(self.result(self.store.getDocument("alice@example.com", "vcard-temp")))
+        self.result(self.store.setDocument("alice@example.com", "vcard-temp", "<vCard/>"))
+        self.result(self.store.setDocument("alice@example.com", "private x", "<x/>"))
+        self.result(self.store.setDocument("alice@example.com", "vcard-temp", "<vCard><FN>A</FN></vCard>"))
+        self.assertEqual(self.result(self.store.getDocument("alice@example.com", "vcard-temp")),
+                         "<vCard><FN>A</FN></vCard>")
+        self.result(self.store.setDocument("alice@example.com", "private x", None))
+        self.assertIsNone(self.result(self.store.getDocument("alice@example.com", "private x")))
+        self.failureResultOf(self.store.setDocument("ghost@example.com", "k", "<x/>"), NoSuchAccount)
+
+    def test_blocking(self):
+        """
+        Block lists add, remove and empty.
+        """
+        self.createAlice()
+        self.result(self.store.block("alice@example.com", ["b@x", "a@x"]))
+        self.result(self.store.block("alice@example.com", ["a@x", "c@x"]))
+        self.assertEqual(self.result(self.store.getBlocked("alice@example.com")), ["a@x", "b@x", "c@x"])
+        self.result(self.store.unblock("alice@example.com", ["b@x"]))
+        self.assertEqual(self.result(self.store.getBlocked("alice@example.com")), ["a@x", "c@x"])
+        self.assertEqual(self.result(self.store.allBlockLists()), {"alice@example.com": {"a@x", "c@x"}})
+        self.result(self.store.unblock("alice@example.com"))
+        self.assertEqual(self.result(self.store.getBlocked("alice@example.com")), [])
+        self.assertEqual(self.result(self.store.allBlockLists()), {})
 
     def test_deleteAccount(self):
         """

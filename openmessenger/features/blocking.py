@@ -1,0 +1,189 @@
+# -*- test-case-name: tests.features.test_blocking -*-
+"""
+Blocking (XEP-0191): a user's block list, and its enforcement both ways.
+
+Nothing from a blocked address reaches the user (messages and iq requests
+are answered C{service-unavailable}, presence is dropped), and nothing the
+user sends reaches it (the client gets C{not-acceptable} with
+C{<blocked/>}; presence broadcasts are dropped).  An entry may be a full
+JID, a bare JID or a domain.  Block lists are kept in memory (loaded at
+start-up), since every stanza for a local user is checked.
+"""
+
+import binascii
+import os
+
+from twisted.logger import Logger
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
+from twisted.words.xish import domish
+from zope.interface import implementer
+
+from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
+from wokkel import disco
+from wokkel.iwokkel import IDisco
+
+from openmessenger.xmpp import events, jids, stanzas
+
+NS_BLOCKING = "urn:xmpp:blocking"
+NS_BLOCKED_ERROR = "urn:xmpp:blocking:errors"
+BLOCKLIST_GET = f"/iq[@type='get']/blocklist[@xmlns='{NS_BLOCKING}']"
+BLOCK_SET = f"/iq[@type='set']/block[@xmlns='{NS_BLOCKING}']"
+UNBLOCK_SET = f"/iq[@type='set']/unblock[@xmlns='{NS_BLOCKING}']"
+
+
+def matches(blocked, address):
+    """
+    Whether a block list covers an address (RFC 6121-style: full, bare or
+    domain entries).
+    """
+    if not blocked or not address:
+        return False
+    bare = stanzas.bare(address)
+    return address in blocked or bare in blocked or stanzas.domainOf(address) in blocked
+
+
+@implementer(IDisco)
+class BlockingHandler(XMPPHandler):
+    log = Logger()
+
+    def __init__(self, store, sessions, lists=None):
+        """
+        @param store: an L{IBlockStore}.
+        @param lists: every user's block list as loaded at start-up
+            (user -> set of addresses).
+        """
+        XMPPHandler.__init__(self)
+        self.store = store
+        self.sessions = sessions
+        self.lists = {user: set(entries) for user, entries in (lists or {}).items()}
+        self.interested = set()
+
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(BLOCKLIST_GET, self.onGet)
+        self.xmlstream.addObserver(BLOCK_SET, self.onBlock)
+        self.xmlstream.addObserver(UNBLOCK_SET, self.onUnblock)
+        self.xmlstream.addObserver(events.RESOURCE_UNBOUND, self.onUnbound)
+
+    def onUnbound(self, session):
+        self.interested.discard(session.full)
+
+    def getDiscoInfo(self, requestor, target, nodeIdentifier=""):
+        return [] if nodeIdentifier else [disco.DiscoFeature(NS_BLOCKING)]
+
+    def getDiscoItems(self, requestor, target, nodeIdentifier=""):
+        return []
+
+    # The guard, called by the local domain for every stanza.
+
+    def inbound(self, stanza):
+        to, sender = stanza.getAttribute("to"), stanza.getAttribute("from")
+        if matches(self.lists.get(stanzas.bare(to)), sender):
+            if stanza.name == "message" or (
+                stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set")
+            ):
+                reply = stanzas.errorReply(stanza, "service-unavailable")
+                if reply is not None:
+                    self.send(reply)
+            return True
+        # Presence the server sends on behalf of a user who blocks the
+        # recipient (broadcasts, probe answers) is dropped; what the user's
+        # clients send was stopped on the way out.
+        return stanza.name == "presence" and matches(self.lists.get(stanzas.bare(sender or "")), to)
+
+    def outbound(self, stanza):
+        session = stanza.origin
+        to = stanza.getAttribute("to")
+        if not matches(self.lists.get(session.bare), to):
+            return False
+        if stanzas.errorReply(stanza, "not-acceptable") is not None:
+            error = StanzaError("not-acceptable", text="You have blocked this address.")
+            error.appCondition = domish.Element((NS_BLOCKED_ERROR, "blocked"))
+            reply = error.toResponse(stanza)
+            reply.attributes.pop("from", None)
+            reply["to"] = session.full
+            session.send(reply)
+        return True
+
+    # The protocol
+
+    def onGet(self, iq):
+        iq.handled = True
+        session = getattr(iq, "origin", None)
+        if session is None or iq.getAttribute("to") not in (None, session.bare):
+            return self.send(StanzaError("service-unavailable").toResponse(iq))
+        self.interested.add(session.full)
+        reply = toResponse(iq, "result")
+        blocklist = reply.addElement((NS_BLOCKING, "blocklist"))
+        for address in sorted(self.lists.get(session.bare, ())):
+            blocklist.addElement("item")["jid"] = address
+        self.send(reply)
+
+    def items(self, element):
+        try:
+            return [jids.parse(item.getAttribute("jid", "")).full()
+                    for item in element.elements(NS_BLOCKING, "item")]
+        except jids.InvalidJID as e:
+            raise StanzaError("jid-malformed", text=str(e)) from None
+
+    def onBlock(self, iq):
+        iq.handled = True
+        session = getattr(iq, "origin", None)
+        if session is None or iq.getAttribute("to") not in (None, session.bare):
+            return self.send(StanzaError("service-unavailable").toResponse(iq))
+        try:
+            addresses = self.items(iq.block)
+        except StanzaError as e:
+            return self.send(e.toResponse(iq))
+        if not addresses:
+            return self.send(StanzaError("bad-request", text="Name whom to block.").toResponse(iq))
+        user = session.bare
+
+        def stored(_):
+            # Contacts now blocked see the user go offline (XEP-0191 3.3).
+            for address in addresses:
+                for own in self.sessions.availableSessions(user):
+                    self.send(stanzas.presence(address, own.full, "unavailable"))
+            self.lists.setdefault(user, set()).update(addresses)
+            self.send(toResponse(iq, "result"))
+            self.push(user, "block", addresses)
+
+        self.store.block(user, addresses).addCallbacks(stored, self.failed, errbackArgs=(iq,))
+
+    def onUnblock(self, iq):
+        iq.handled = True
+        session = getattr(iq, "origin", None)
+        if session is None or iq.getAttribute("to") not in (None, session.bare):
+            return self.send(StanzaError("service-unavailable").toResponse(iq))
+        try:
+            addresses = self.items(iq.unblock) or None
+        except StanzaError as e:
+            return self.send(e.toResponse(iq))
+        user = session.bare
+
+        def stored(_):
+            if addresses is None:
+                self.lists.pop(user, None)
+            else:
+                self.lists.get(user, set()).difference_update(addresses)
+            self.send(toResponse(iq, "result"))
+            self.push(user, "unblock", addresses or [])
+
+        self.store.unblock(user, addresses).addCallbacks(stored, self.failed, errbackArgs=(iq,))
+
+    def push(self, user, action, addresses):
+        for session in self.sessions.sessionsOf(user):
+            if session.full not in self.interested:
+                continue
+            iq = domish.Element((None, "iq"))
+            iq["type"] = "set"
+            iq["id"] = "block-" + binascii.hexlify(os.urandom(4)).decode("ascii")
+            iq["to"] = session.full
+            element = iq.addElement((NS_BLOCKING, action))
+            for address in addresses:
+                element.addElement("item")["jid"] = address
+            session.send(iq)
+
+    def failed(self, failure, iq):
+        self.log.failure("Block list change failed", failure)
+        self.send(StanzaError("internal-server-error").toResponse(iq))

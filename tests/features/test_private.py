@@ -1,0 +1,55 @@
+"""
+Tests for L{openmessenger.features.private}.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.helpers import FakeServer
+
+BOOKMARKS = "<storage xmlns='storage:bookmarks'><conference jid='room@muc.example.com' name='Room'/></storage>"
+
+
+class PrivateStorageTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer()
+        self.server.addUser("alice@example.com")
+        self.server.addUser("bob@example.com")
+        self.alice = self.server.login("alice@example.com")
+
+    def test_roundTrip(self):
+        """
+        What Alice stores she gets back; an unknown namespace comes back empty.
+        """
+        self.alice.send(f"<iq type='set' id='s'><query xmlns='jabber:iq:private'>{BOOKMARKS}</query></iq>")
+        self.assertEqual(self.alice.readOne()["type"], "result")
+        self.alice.send("<iq type='get' id='g'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>")
+        storage = self.alice.readOne().query.storage
+        self.assertEqual(storage.conference["jid"], "room@muc.example.com")
+        self.alice.send("<iq type='get' id='g'><query xmlns='jabber:iq:private'><roster xmlns='roster:delimiter'/></query></iq>")
+        empty = self.alice.readOne().query.firstChildElement()
+        self.assertEqual((empty.uri, empty.children), ("roster:delimiter", []))
+
+    def test_reservedNamespaces(self):
+        """
+        Reserved namespaces are C{not-acceptable}.
+        """
+        for child in ["<x xmlns='jabber:client'/>", "<query xmlns='jabber:iq:private'/>"]:
+            self.alice.send(f"<iq type='set' id='s'><query xmlns='jabber:iq:private'>{child}</query></iq>")
+            self.assertEqual(self.alice.readOne().error.firstChildElement().name, "not-acceptable", child)
+
+    def test_onlyOwn(self):
+        """
+        Bob cannot read Alice's private data.
+        """
+        self.alice.send(f"<iq type='set' id='s'><query xmlns='jabber:iq:private'>{BOOKMARKS}</query></iq>")
+        self.alice.read()
+        bob = self.server.login("bob@example.com")
+        bob.send("<iq type='get' id='g' to='alice@example.com'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>")
+        self.assertEqual(bob.readOne().error.firstChildElement().name, "forbidden")
+
+    def test_exactlyOneChild(self):
+        """
+        A query with no child or two is C{bad-request}.
+        """
+        self.alice.send("<iq type='get' id='g'><query xmlns='jabber:iq:private'/></iq>")
+        self.assertEqual(self.alice.readOne().error.firstChildElement().name, "bad-request")
