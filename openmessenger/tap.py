@@ -41,6 +41,7 @@ from openmessenger.xmpp.accounts import AccountManager
 from openmessenger.xmpp.availability import Availability
 from openmessenger.xmpp.c2s import ClientFactory
 from openmessenger.xmpp.localdomain import LocalDomain
+from openmessenger.xmpp.requests import IQRequests
 from openmessenger.xmpp.rosters import RosterManager
 from openmessenger.xmpp.router import Router
 from openmessenger.xmpp.sessions import SessionRegistry
@@ -148,7 +149,10 @@ def assemble(store, config, clock, state=None):
     accounts = AccountManager(store, sessions, rosters, domains)
     accounts.names = state.accounts
     availability = Availability(sessions)
-    autoaway = AutoAwayHandler(store, config.autoaway.away_after, config.autoaway.xa_after, clock)
+    requests = IQRequests(clock)
+    autoaway = AutoAwayHandler(
+        store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock
+    )
     blocking = BlockingHandler(store, sessions, state.blockLists)
     domain.addGuard(blocking)
     for handler in [
@@ -171,6 +175,7 @@ def assemble(store, config, clock, state=None):
         commands.register(command)
     for handler in [
         DiscoHandler("OpenMessenger", also=domain.accounts),
+        requests,
         commands,
         AccountSettingsHandler(accounts),
         PingHandler(),

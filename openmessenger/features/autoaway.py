@@ -12,11 +12,16 @@ C{awayAfter} and C{xaAfter} the server sends, through the same path as a
 client presence, the client's last presence with C{show} changed, an
 automatic status text and the XEP-0319 idle time.
 
-A status the user set by hand sticks: away or xa without an idle time, dnd
-(which is only ever manual), or online with a status text.  A presence that
-carries an idle time is the client's own automatic status (Psi and Gajim
-send one); the server then takes over from there, e.g. moving away to xa
-at the user's interval.
+A status the user set by hand sticks: dnd (which is only ever manual),
+online with a status text, and away or xa unless it is the client's own
+automatic status.  That it is when it carries an idle time, or when the
+client, asked at once (XEP-0012 to its full JID), says the user has been
+idle for a while: Psi 1.5 sends its auto-away as a bare C{<show>} (with its
+configured message, if any) and no idle time, but answers that question with
+the X server's idle time, while a user who just picked "away" from the menu
+was active seconds ago.  The
+server then takes over from there, e.g. moving away to xa at the user's
+interval.
 """
 
 import time
@@ -33,6 +38,7 @@ from openmessenger.features.commands import CommandError
 from openmessenger.xmpp import events, stanzas
 
 NS_CLIENT = stanzas.NS_CLIENT
+NS_LAST = "jabber:iq:last"
 AUTOMATIC = ("away", "xa")
 _RANK = {None: 0, "chat": 0, "away": 1, "xa": 2}
 
@@ -63,26 +69,39 @@ def statusText(presence):
     return str(status).strip() if status is not None else ""
 
 
-def isManual(presence, show):
+#: A client that reports at least this much idle time (seconds) when it
+#: goes away went away by itself.
+CLIENT_IDLE_MIN = 30
+
+
+def classify(presence, show):
     """
-    Whether a client presence was set by hand (see the module docstring).
+    How a client presence came about: C{"manual"}, C{"automatic"} (it
+    carries an idle time), C{"active"}, or C{"ask"} (away/xa with nothing
+    else to tell; the client is asked for its idle time).
     """
+    if show == "dnd":
+        return "manual"
     if stanzas.child(presence, stanzas.NS_IDLE, "idle") is not None:
-        return show == "dnd"
-    return show in ("away", "xa", "dnd") or bool(statusText(presence))
+        return "automatic"
+    if show in ("away", "xa"):
+        return "ask"
+    return "manual" if statusText(presence) else "active"
 
 
 class AutoAwayHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, settings, awayAfter, xaAfter, clock=None):
+    def __init__(self, settings, requests, awayAfter, xaAfter, clock=None):
         """
         @param settings: an L{ISettingsStore} with each user's intervals.
+        @param requests: L{IQRequests}, to ask clients for their idle time.
         @param awayAfter: default seconds of idleness before away.
         @param xaAfter: default seconds of idleness before xa.
         """
         XMPPHandler.__init__(self)
         self.settings = settings
+        self.requests = requests
         self.defaults = (awayAfter, xaAfter)
         self.clock = clock
         self.now = clock.seconds if clock is not None else time.time
@@ -153,10 +172,39 @@ class AutoAwayHandler(XMPPHandler):
             session.idleSince = None
             return
         tracker.base = presence
-        tracker.manual = isManual(presence, session.show)
-        session.idleSince = None if tracker.manual else stanzas.idleSince(presence)
+        kind = classify(presence, session.show)
+        tracker.manual = kind in ("manual", "ask")
+        session.idleSince = stanzas.idleSince(presence) if kind == "automatic" else None
         if session.idleSince is not None:
             self.schedule(session)
+        elif kind == "ask":
+            self.askIdle(session, presence)
+
+    def askIdle(self, session, presence):
+        """
+        Ask the client how long the user has been idle (XEP-0012); a long
+        time means this away is the client's own auto-away.
+        """
+        iq = domish.Element((NS_CLIENT, "iq"))
+        iq["type"] = "get"
+        iq["from"] = session.jid.host
+        iq["to"] = session.full
+        iq.addElement((NS_LAST, "query"))
+
+        def answered(result):
+            tracker = self._trackers.get(session)
+            if tracker is None or tracker.base is not presence:
+                return  # the session or its status changed meanwhile
+            seconds = int(result.query["seconds"])
+            if seconds >= CLIENT_IDLE_MIN:
+                tracker.manual = False
+                session.idleSince = self.now() - seconds
+                self.schedule(session)
+
+        d = self.requests.request(iq)
+        d.addCallback(answered)
+        # No answer, an error or nonsense: the away stays a manual one.
+        d.addErrback(lambda failure: None)
 
     def onInactive(self, session):
         tracker = self._trackers.get(session)

@@ -118,6 +118,8 @@ class Connection:
     One client connection as the daemon saw it.
 
     @ivar port: the client's TCP port.
+    @ivar incoming: the bytes the client sent (after TLS).
+    @ivar outgoing: the bytes the daemon sent to the client (before TLS).
     @ivar received: the elements the client sent.
     @ivar sent: the elements the daemon sent to the client.
     """
@@ -283,16 +285,17 @@ class Traffic:
                 return connection
         return None
 
-    def forResource(self, bare, prefix):
-        """
-        The last connection whose bound JID is C{bare}/C{prefix}..., or
-        C{None}.
-        """
-        for connection in reversed(self.connections):
-            jid = connection.jid
-            if jid is not None and jid.startswith(f"{bare}/{prefix}"):
-                return connection
-        return None
+
+#: What the daemon's log says when something went wrong inside it.
+_FAILURES = ("Unhandled Error", "Traceback (most recent call last)", "#error]", "#critical]")
+
+
+def serverFailures(daemon):
+    """
+    The lines of the daemon's log that report an error inside it (an
+    unhandled exception, a logged failure).
+    """
+    return [line for line in daemon.log().splitlines() if any(m in line for m in _FAILURES)]
 
 
 def traffic(daemon):
@@ -329,7 +332,7 @@ class Contact:
             # The port is the STARTTLS one: no direct TLS attempt first.
             client.enable_direct_tls = False
             client.auto_authorize = True
-            # Subscribing back is done by befriend(), one step at a time.
+            # befriend() subscribes back itself, one step at a time.
             client.auto_subscribe = False
             client.add_event_handler("session_start", self._sessionStart)
             client.add_event_handler("message", self._message)
@@ -373,13 +376,9 @@ class Contact:
     def befriend(self, other):
         """
         Exchange presence subscriptions with the L{Contact} C{other} (both
-        accept requests automatically), one direction after the other, and
-        wait until both rosters say C{both}.
-
-        Subscribing back in the same breath as approving (slixmpp's
-        C{auto_subscribe}) is not used: the daemon loses the pending
-        C{ask} when C{subscribed} and C{subscribe} for the same contact
-        arrive back to back (see docs/clients.md).
+        accept requests automatically), one direction after the other so
+        that every step is awaited, and wait until both rosters say
+        C{both}.
         """
         self.call(lambda: self.client.send_presence_subscription(pto=other.jid))
         waitFor(
@@ -441,7 +440,8 @@ class Tmux:
     """
     A program in a detached tmux session on a private tmux server (its own
     socket, no user configuration), read with C{capture-pane} and driven
-    with C{send-keys}.
+    with C{send-keys}.  The program gets C{env} and nothing else as its
+    environment.
     """
 
     def __init__(self, directory, command, env, width=160, height=45):
@@ -450,7 +450,7 @@ class Tmux:
         environment = [f"{key}={value}" for key, value in sorted(env.items())]
         self.tmux(
             "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
-            "env", *environment, *command,
+            "env", "-i", *environment, *command,
         )
 
     def tmux(self, *args):
@@ -711,6 +711,26 @@ def grabScreen(display):
     return result.stdout if result.returncode == 0 else None
 
 
+def _savePPM(picture, path):
+    subprocess.run(
+        ["convert", "ppm:-", "-trim", "+repage", "-bordercolor", "black", "-border", "8",
+         "-strip", f"png:{path}"],
+        input=picture, check=True, timeout=30,
+    )
+
+
+def screenshotNow(display, path):
+    """
+    Save the X screen as it is, cropped to the windows on it, as a PNG;
+    without ImageMagick nothing is saved.
+    """
+    picture = grabScreen(display)
+    if picture is None:
+        return None
+    _savePPM(picture, path)
+    return path
+
+
 def screenshotX(display, path, quiet=2.0):
     """
     Save the X screen, cropped to the windows on it, as a PNG once it has
@@ -728,33 +748,35 @@ def screenshotX(display, path, quiet=2.0):
         recent = {picture for stamp, picture in grabs if stamp >= since}
         return grabs[0][0] <= since and len(recent) <= 2
 
-    waitFor(settled, "the screen to settle", timeout=30)
+    try:
+        waitFor(settled, "the screen to settle", timeout=30)
+    except AssertionError as e:
+        # A picture for the documentation is no reason to fail a test.
+        print(f"{path}: {e}; saving the last picture anyway")
     if grabs[-1][1] is None:
         return None
-    subprocess.run(
-        ["convert", "ppm:-", "-trim", "+repage", "-bordercolor", "black", "-border", "8",
-         "-strip", f"png:{path}"],
-        input=grabs[-1][1], check=True, timeout=30,
-    )
+    _savePPM(grabs[-1][1], path)
     return path
 
 
 def screenshotText(text, path):
     """
-    Render terminal text as a PNG (white on black, monospace) with
+    Render terminal text as a PNG (light on dark, monospace) with
     ImageMagick; without it nothing is saved.
     """
     if shutil.which("convert") is None:
         return None
     lines = [line.rstrip() for line in text.rstrip("\n").split("\n")]
-    # label: reads "@file" and expands "%" escapes and backslashes.
+    columns = max([len(line) for line in lines] + [1])
+    # DejaVu Sans Mono at 13 points: 8 by 17 pixels a character, at most.
+    size = f"{24 + 8 * columns}x{24 + 17 * len(lines)}"
+    # -annotate reads "@file" and expands "%" escapes and backslashes.
     body = "\n".join(lines).replace("\\", "\\\\").replace("%", "%%")
     if body.startswith("@"):
         body = " " + body
     subprocess.run(
-        ["convert", "-background", "#1e1e1e", "-fill", "#e0e0e0", "-font", "DejaVu-Sans-Mono",
-         "-pointsize", "13", "-border", "12", "-bordercolor", "#1e1e1e",
-         f"label:{body}", "-strip", f"png:{path}"],
-        check=True, timeout=60,
+        ["convert", "-size", size, "xc:#1e1e1e", "-font", "DejaVu-Sans-Mono", "-pointsize", "13",
+         "-fill", "#e0e0e0", "-annotate", "+12+24", body, "-strip", f"png:{path}"],
+        check=True, timeout=60, capture_output=True,
     )
     return path

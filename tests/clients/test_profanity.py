@@ -15,19 +15,19 @@ from tests.clients import (
     requireTools,
     screenshotDirectory,
     screenshotText,
+    serverFailures,
     traffic,
     uniqueText,
     waitFor,
 )
 from tests.clients.conftest import ALICE, BOB
 
-#: What the daemon answers with service-unavailable and Profanity asks at
-#: login anyway (the server advertises none of them).
+#: What Profanity asks at login although the daemon does not advertise it,
+#: and the daemon answers with service-unavailable: private XML storage
+#: (bookmarks), blocking, carbons.
 UNIMPLEMENTED = {
     "jabber:iq:private",
     "urn:xmpp:blocking",
-    "http://jabber.org/protocol/disco#info",
-    "http://jabber.org/protocol/disco#items",
     "urn:xmpp:carbons:2",
 }
 
@@ -53,11 +53,12 @@ def profanity(tmp_path):
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CACHE_HOME": str(home / "cache"),
+        "TMPDIR": str(home / "tmp"),
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     }
-    for folder in ("config", "data", "cache"):
+    for folder in ("config", "data", "cache", "tmp"):
         (home / folder).mkdir(parents=True)
     terminal = Tmux(tmp_path, ["profanity"], env)
     try:
@@ -150,3 +151,6 @@ def test_profanity_login_roster_and_chat(daemon, bob, profanity, tmp_path):
     console = profanity.waitForText("logged in successfully")
     errors = [line for line in console.splitlines() if "error" in line.lower()]
     assert all("message carbons: service-unavailable" in line for line in errors), errors
+
+    # The daemon logged no internal error.
+    assert serverFailures(daemon) == []

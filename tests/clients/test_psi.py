@@ -15,7 +15,9 @@ from tests.clients import (
     XServer,
     requireTools,
     screenshotDirectory,
+    screenshotNow,
     screenshotX,
+    serverFailures,
     stopProcess,
     traffic,
     uniqueText,
@@ -29,12 +31,12 @@ from tests.clients.conftest import ALICE, BOB
 #: The resource Psi binds (set in the generated profile).
 RESOURCE = "psi-test"
 
-#: What Psi asks at login that the daemon answers with service-unavailable
-#: (see /work/shared/psi-login.md: Psi copes with it silently).
+#: What Psi asks at login that the daemon does not implement and answers
+#: with service-unavailable: privacy lists and private XML storage
+#: (bookmarks).  Psi copes with that silently (/work/shared/psi-login.md).
 UNIMPLEMENTED = {
     "jabber:iq:privacy",
     "jabber:iq:private",
-    "http://jabber.org/protocol/disco#info",
 }
 
 PRIVACY = "{jabber:iq:privacy}query"
@@ -73,8 +75,9 @@ def psi(tmp_path, daemon, bob, display):
     failure.
     """
     home = tmp_path / "psi"
-    runtime = tmp_path / "runtime"
+    runtime, temporary = tmp_path / "runtime", tmp_path / "tmp"
     runtime.mkdir(mode=0o700)
+    temporary.mkdir()
     writePsiProfile(home, ALICE[0], ALICE[1], daemon.port, daemon.certificate, RESOURCE)
     env = {
         "HOME": str(home),
@@ -82,6 +85,7 @@ def psi(tmp_path, daemon, bob, display):
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_CACHE_HOME": str(home / ".cache"),
         "XDG_RUNTIME_DIR": str(runtime),
+        "TMPDIR": str(temporary),
         "DISPLAY": display,
         "QT_QPA_PLATFORM": "xcb",
         # No session bus: Psi must neither reach nor start one.
@@ -98,7 +102,12 @@ def psi(tmp_path, daemon, bob, display):
     try:
         yield process
     finally:
+        try:
+            last = screenshotNow(display, str(tmp_path / "psi-last.png"))
+        except Exception as e:
+            last = f"none ({e})"
         stopProcess(process)
+        print(f"--- Psi's screen at the end: {last} ---")
         lines = output.read_text(errors="replace").splitlines()
         print("--- psi output ---")
         print("\n".join(l for l in lines if not any(n in l for n in NOISE))[-5000:])
@@ -115,6 +124,10 @@ def test_psi_login_and_chat(daemon, bob, psi, display, tmp_path):
         return traffic(daemon).of(full)
 
     def loggedIn():
+        # A dialog (certificate question, password prompt, error) is a
+        # failure at once.
+        titles = sorted(visibleWindows(display).values())
+        assert titles in ([], ["Psi"]), f"Psi opened a window: {titles}; see psi-last.png"
         connection = session()
         if connection is None or connection.initialPresence() is None:
             return None
@@ -125,9 +138,15 @@ def test_psi_login_and_chat(daemon, bob, psi, display, tmp_path):
             return None
         return connection
 
+    def describe():
+        # Psi's connection, bound or not (the scripted ones all bound).
+        return "\n".join(
+            f"--- connection from port {c.port}, bound to {c.jid} ---\n{c.transcript()}"
+            for c in traffic(daemon).connections if c.jid in (None, full)
+        ) or "Psi did not connect"
+
     connection = waitFor(
-        loggedIn, "Psi to log in and get its login requests answered",
-        diagnose=lambda: session().transcript() if session() else "no session bound",
+        loggedIn, "Psi to log in and get its login requests answered", diagnose=describe,
     )
     assert psi.poll() is None, "Psi exited"
     # No dialog: no certificate question, no vCard editor, no error.
@@ -158,11 +177,12 @@ def test_psi_login_and_chat(daemon, bob, psi, display, tmp_path):
     bob.send(alice, incoming)
     waitFor(lambda: session().messagesSent(incoming), "bob's message sent to Psi")
     window = waitFor(
-        lambda: xdotool(display, "search", "--onlyvisible", "--name", "^bob@localhost").split(),
-        "Psi's chat window with bob",
+        lambda: xdotool(display, "search", "--onlyvisible", "--name", "bob@localhost").split(),
+        "Psi's chat window with bob", diagnose=lambda: visibleWindows(display),
     )[-1]
     # There is no window manager: put the chat beside the roster and give
-    # it the keyboard.
+    # it the keyboard.  (Its title is "* bob@localhost" while it holds an
+    # unread message.)
     xdotool(display, "windowmove", "--sync", window, "300", "20")
     xdotool(display, "windowsize", "--sync", window, "520", "400")
     xdotool(display, "windowfocus", "--sync", window)
@@ -192,4 +212,8 @@ def test_psi_login_and_chat(daemon, bob, psi, display, tmp_path):
     assert psi.poll() is None, "Psi exited"
     assert connection.unanswered() == [], connection.transcript()
     assert connection.problems(UNIMPLEMENTED) == [], connection.transcript()
-    assert sorted(visibleWindows(display).values()) == ["Psi", "bob@localhost"]
+    titles = [title.lstrip("* ") for title in visibleWindows(display).values()]
+    assert sorted(titles) == ["Psi", "bob@localhost"]
+
+    # The daemon logged no internal error.
+    assert serverFailures(daemon) == []

@@ -3,10 +3,14 @@ Tests for L{openmessenger.features.autoaway}: every transition on a
 L{Clock}.
 """
 
+import os
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.storage.interfaces import RosterItem
 from openmessenger.xmpp.stanzas import formatStamp
+from twisted.words.xish import domish
+
 from tests.helpers import FakeServer
 
 CSI = "urn:xmpp:csi:0"
@@ -181,3 +185,97 @@ class AutoAwayTests(SynchronousTestCase):
             self.assertEqual(self.alice.readOne().error.firstChildElement().name, "bad-request", since)
         self.clock.advance(7200)
         self.assertEqual(self.seen(), [])
+
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "psi-autoaway.xml")
+
+
+def psiStep(name):
+    """
+    The presence Psi 1.5 sent at one step of its auto-away, as captured.
+    """
+    steps = []
+    stream = domish.elementStream()
+    stream.DocumentStartEvent = lambda root: None
+    stream.ElementEvent = steps.append
+    stream.DocumentEndEvent = lambda: None
+    with open(FIXTURE, "rb") as f:
+        stream.parse(f.read())
+    for step in steps:
+        if step["name"] == name:
+            return step.firstChildElement().toXml()
+    raise KeyError(name)
+
+
+class PsiAutoAwayTests(SynchronousTestCase):
+    """
+    Psi 1.5 goes away by itself with a bare C{<show>away</show>}: no idle
+    time, no CSI, no status text (see fixtures/README.md).  The server asks
+    it for its idle time to tell this from a user's choice.
+    """
+
+    def setUp(self):
+        self.server = FakeServer(awayAfter=300, xaAfter=1800)
+        for user in ("alice", "bob"):
+            self.server.addUser(f"{user}@example.com")
+        store = self.server.store
+        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
+        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.bob = self.server.login("bob@example.com")
+        self.alice = self.server.login("alice@example.com", "Psi", available=False)
+        self.alice.send(psiStep("initial"))
+        self.alice.read()
+        self.bob.read()
+        self.clock = self.server.clock
+
+    def goAway(self, idleSeconds):
+        """
+        Psi sends its away; the server asks its idle time; Psi answers.
+        """
+        self.alice.send(psiStep("away"))
+        (question,) = [e for e in self.alice.read() if e.name == "iq"]
+        self.assertEqual((question["type"], question.query.uri), ("get", "jabber:iq:last"))
+        self.assertEqual((question["from"], question["to"]), ("example.com", "alice@example.com/Psi"))
+        if idleSeconds is not None:
+            self.alice.send(
+                f"<iq type='result' id='{question['id']}' to='example.com'>"
+                f"<query xmlns='jabber:iq:last' seconds='{idleSeconds}'/></iq>"
+            )
+
+    def shows(self):
+        return [
+            e.getAttribute("type") or (str(e.show) if e.show is not None else None)
+            for e in self.bob.read()
+            if e.name == "presence"
+        ]
+
+    def test_psiAutoAwayTakenOver(self):
+        """
+        Psi idle for 600 s goes away; the server moves it to xa when 1800 s
+        of idleness are reached, and Psi's "back" presence makes it online.
+        """
+        self.goAway(600)
+        self.assertEqual(self.shows(), ["away"])
+        self.clock.advance(1199)
+        self.assertEqual(self.shows(), [])
+        self.clock.advance(1)
+        self.assertEqual(self.shows(), ["xa"])
+        self.alice.send(psiStep("back"))
+        self.assertEqual(self.shows(), [None])
+        self.assertEqual(self.server.core.availability.stateOf("alice@example.com"), "online")
+
+    def test_psiManualAwaySticks(self):
+        """
+        An away picked from Psi's menu (idle for 2 s) stays away.
+        """
+        self.goAway(2)
+        self.clock.advance(7200)
+        self.assertEqual(self.shows(), ["away"])
+
+    def test_noAnswerMeansManual(self):
+        """
+        A client that does not answer keeps its away as a manual one.
+        """
+        self.goAway(None)
+        self.clock.advance(7200)
+        self.assertEqual(self.shows(), ["away"])
