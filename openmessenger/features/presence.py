@@ -194,14 +194,18 @@ class PresenceHandler(XMPPHandler):
 
     def broadcast(self, session, presence, roster):
         """
-        Send a session's presence to its subscribers, its other resources and,
-        if unavailable, whoever got directed presence from it.
+        Send a session's presence to its subscribers, to all the user's
+        available resources including itself (RFC 6121 4.4.2; clients show
+        their own status from it) and, if unavailable, to whoever got
+        directed presence from it.
         """
         for contact in roster.subscribers():
             self.send(self.addressed(presence, contact))
-        for other in self.sessions.availableSessions(session.bare):
-            if other is not session:
-                other.send(self.addressed(presence, other.full))
+        own = self.sessions.availableSessions(session.bare)
+        if session not in own and self.sessions.get(session.full) is session:
+            own.append(session)  # going unavailable, still connected
+        for other in own:
+            other.send(self.addressed(presence, other.full))
         if presence.getAttribute("type") == "unavailable":
             for address in session.directed:
                 self.send(self.addressed(presence, address))

@@ -254,6 +254,17 @@ class BroadcastTests(SynchronousTestCase):
         self.assertIn(("alice@example.com/pc", None), presences(phone.read()))
         self.assertIn(("alice@example.com/phone", None), presences(pc.read()))
 
+    def test_ownPresenceEchoed(self):
+        """
+        The sending resource gets its own presence back, available and
+        unavailable (RFC 6121 4.4.2), so clients show what others see.
+        """
+        alice = self.server.login("alice@example.com", available=False)
+        alice.send("<presence><show>dnd</show></presence>")
+        self.assertIn(("alice@example.com/test", None), presences(alice.read()))
+        alice.send("<presence type='unavailable'/>")
+        self.assertIn(("alice@example.com/test", "unavailable"), presences(alice.read()))
+
     def test_directedPresence(self):
         """
         Directed presence reaches a non-contact, who gets unavailable when
