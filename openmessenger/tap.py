@@ -127,7 +127,7 @@ class XMPPServer:
     def clientFactory(self, tlsContext, clock):
         return ClientFactory(
             self.domains, self.accounts, self.sessions, self.domain, tlsContext,
-            self.config.c2s, clock, self.registration,
+            self.config.c2s, clock, self.registration, self.config.stream_management,
         )
 
 

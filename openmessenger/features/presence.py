@@ -104,6 +104,8 @@ class PresenceHandler(XMPPHandler):
     def connectionInitialized(self):
         self.xmlstream.addObserver(events.PRESENCE_OUTBOUND, self.onOutbound)
         self.xmlstream.addObserver(events.RESOURCE_UNBOUND, self.onUnbound)
+        self.xmlstream.addObserver(events.RESOURCE_SUSPENDED, self.onSuspended)
+        self.xmlstream.addObserver(events.RESOURCE_RESUMED, self.onResumed)
         self.xmlstream.addObserver("/presence", self.onInbound)
 
     def run(self, d):
@@ -242,6 +244,22 @@ class PresenceHandler(XMPPHandler):
         self.run(self.rosters.get(session.bare).addCallback(
             lambda roster: self.broadcast(session, goodbye, roster)
         ))
+
+    def onSuspended(self, session):
+        """
+        A connection broke but may be resumed: until then the user is
+        offline to everyone (no ghosts); the presence is kept for later.
+        """
+        session.suspended = session.presence
+        self.onUnbound(session)
+
+    def onResumed(self, session):
+        """
+        A suspended session is back: it broadcasts its presence again.
+        """
+        presence, session.suspended = session.suspended, None
+        if presence is not None:
+            self.available(session, presence)
 
     def recordLastActivity(self, session, presence):
         if not self.accounts.exists(session.bare):

@@ -36,6 +36,12 @@ class MemoryStore:
         self._documents = {}
         self._blocked = {}
 
+    def sync(self):
+        """
+        Fire once everything asked of the store before is done (at once).
+        """
+        return succeed(None)
+
     # IAccountStore
 
     def createAccount(self, user, credentials):

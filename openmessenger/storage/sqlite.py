@@ -174,6 +174,14 @@ class SQLiteStore:
     def _run(self, fn, *args):
         return self.pool.runInteraction(fn, *args)
 
+    def sync(self):
+        """
+        Fire once everything asked of the store before is committed: the
+        single connection works in order, so an empty interaction waits for
+        all earlier ones.
+        """
+        return self._run(lambda cursor: None)
+
     # IAccountStore
 
     def createAccount(self, user, credentials):

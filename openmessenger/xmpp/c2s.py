@@ -26,6 +26,13 @@ from twisted.words.xish import domish
 from openmessenger.xmpp import events, jids, sasl, stanzas
 from openmessenger.xmpp.parser import RestrictedElementStream, StreamLimitError
 from openmessenger.xmpp.sessions import Session
+from openmessenger.xmpp.streammanagement import (
+    NS_SM,
+    REQUEST_EVERY,
+    AckState,
+    HandledCountTooHigh,
+    Resumption,
+)
 
 NS_CLIENT = "jabber:client"
 NS_STREAMS = xmlstream.NS_STREAMS
@@ -63,7 +70,10 @@ class ClientStream(xmlstream.XmlStream):
     log = Logger()
     session = None
     closed = False
+    cleanClose = False
     lastReceived = 0.0
+    #: The L{AckState} once the client enabled stream management.
+    sm = None
 
     def __init__(self, negotiator, maxStanzaSize):
         self.maxStanzaSize = maxStanzaSize
@@ -117,8 +127,22 @@ class ClientStream(xmlstream.XmlStream):
         """
         if not self.closed:
             self.closed = True
+            self.cleanClose = True
+            self.authenticator.endSession()
             self.sendFooter()
             self.transport.loseConnection()
+
+    def send(self, obj):
+        xmlstream.XmlStream.send(self, obj)
+        sm = self.sm
+        if sm is None or not domish.IElement.providedBy(obj):
+            return
+        if obj.name in STANZA_NAMES and obj.uri in (NS_CLIENT, None):
+            sm.outbound(obj)
+            if len(sm.queue) > self.factory.smSettings.max_unacked:
+                self.closeWithError("resource-constraint", "Too many unacknowledged stanzas.")
+            elif sm.sent % REQUEST_EVERY == 0:
+                xmlstream.XmlStream.send(self, domish.Element((NS_SM, "r")))
 
     def closeWithError(self, condition, text=None, appCondition=None):
         """
@@ -133,7 +157,8 @@ class ClientStream(xmlstream.XmlStream):
 
     def connectionLost(self, reason):
         self.closed = True
-        self.authenticator.endSession()
+        # A connection that broke (not closed by either side) may be resumed.
+        self.authenticator.endSession(resumable=not self.cleanClose)
         xmlstream.XmlStream.connectionLost(self, reason)
 
 
@@ -252,6 +277,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             features.addElement((NS_SESSION, "session")).addElement("optional")
             features.addElement((NS_ROSTERVER, "ver"))
             features.addElement((NS_CSI, "csi"))
+            features.addElement((NS_SM, "sm"))
         return features
 
     def mechanisms(self):
@@ -281,6 +307,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                 xs.closeWithError("not-authorized")
         elif self.user is not None and uri == NS_CLIENT and name == "iq":
             self.preBindIQ(element)
+        elif self.user is not None and uri == NS_SM and name == "resume":
+            self.resume(element)
+        elif self.user is not None and uri == NS_SM:
+            self.smFailed("unexpected-request")
         elif (
             self.user is None
             and self.factory.registration is not None
@@ -453,7 +483,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         if silent >= timeout:
             self.log.info("{jid} silent for {silent:.0f}s: disconnecting", jid=xs.session.full, silent=silent)
             xs.closed = True
-            self.endSession()
+            self.endSession(resumable=True)
             xs.transport.abortConnection()
         elif silent >= quiet:
             if not self.pinged:
@@ -470,19 +500,129 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             self.pinged = False
             self.scheduleWatchdog(quiet - silent)
 
-    def endSession(self):
+    def endSession(self, resumable=False):
         """
-        Take the session, if any, out of the registry: exactly once.
+        Take the session, if any, out of the registry: exactly once.  With
+        stream management and a broken connection it is only suspended.
         """
         for timer in (self.timeout, self.watchdog):
             if timer is not None and timer.active():
                 timer.cancel()
-        session = self.xmlstream.session
+        xs = self.xmlstream
+        session = xs.session
         if session is None:
             return
-        self.xmlstream.session = None
+        xs.session = None
         self.factory.sessions.remove(session)
-        self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_UNBOUND)
+        sm = xs.sm
+        bus = self.factory.domain.accounts.xmlstream
+        if sm is not None and sm.resumable and resumable and self.factory.accounts.exists(session.bare):
+            bus.dispatch(session, events.RESOURCE_SUSPENDED)
+            self.factory.resumption.suspend(session, sm)
+            return
+        if sm is not None:
+            self.factory.resumption.forget(sm)
+        bus.dispatch(session, events.RESOURCE_UNBOUND)
+        if sm is not None:
+            self.factory.redeliver(sm)
+
+    # Stream management (XEP-0198)
+
+    def smFailed(self, condition, **attributes):
+        failed = domish.Element((NS_SM, "failed"))
+        for key, value in attributes.items():
+            failed[key] = value
+        failed.addElement(("urn:ietf:params:xml:ns:xmpp-stanzas", condition))
+        self.xmlstream.send(failed)
+
+    def smElement(self, element):
+        """
+        Handle a stream management element after bind.
+        """
+        xs = self.xmlstream
+        name = element.name
+        if name == "enable":
+            if xs.sm is not None:
+                return self.smFailed("unexpected-request")
+            resumable = element.getAttribute("resume") in ("true", "1")
+            xs.sm = AckState(resumable)
+            enabled = domish.Element((NS_SM, "enabled"))
+            if resumable:
+                self.factory.resumption.register(xs.session, xs.sm)
+                enabled["id"] = xs.sm.id
+                enabled["resume"] = "true"
+                enabled["max"] = str(self.factory.smSettings.resume_timeout)
+            xs.send(enabled)
+        elif xs.sm is None:
+            self.smFailed("unexpected-request")
+        elif name == "r":
+            # Acknowledge only what storage has: wait for the writes that
+            # the stanzas handled so far started.
+            answer = self.answer(xs.sm)
+            self.factory.accounts.store.sync().addCallback(
+                lambda _: None if xs.closed else xs.send(answer)
+            ).addErrback(self.internalError)
+        elif name == "a":
+            try:
+                xs.sm.acknowledged(int(element.getAttribute("h", "")))
+            except HandledCountTooHigh:
+                app = domish.Element((NS_SM, "handled-count-too-high"))
+                app["h"] = element["h"]
+                app["send-count"] = str(xs.sm.sent)
+                xs.closed = True
+                self.endSession()
+                xs.sendStreamError(error.StreamError("undefined-condition", appCondition=app))
+            except ValueError:
+                xs.closeWithError("bad-format", "h must be a number.")
+
+    def answer(self, sm):
+        a = domish.Element((NS_SM, "a"))
+        a["h"] = str(sm.received % 2**32)
+        return a
+
+    def resume(self, element):
+        """
+        Resume a session after logging in again (XEP-0198 5).
+        """
+        xs = self.xmlstream
+        try:
+            handled = int(element.getAttribute("h", ""))
+        except ValueError:
+            return self.smFailed("bad-request")
+        entry = self.factory.resumption.take(element.getAttribute("previd", ""), self.user.userhost())
+        if entry is None:
+            return self.smFailed("item-not-found")
+        session, sm = entry
+        old = session.stream
+        suspended = not isinstance(old, ClientStream)
+        if not suspended:
+            # The old connection is still there, half-open: it is taken over.
+            old.session = None
+            old.sm = None
+            self.factory.sessions.remove(session)
+            old.closeWithError("conflict", "The session was resumed elsewhere.")
+        try:
+            sm.acknowledged(handled)
+        except HandledCountTooHigh:
+            self.factory.resumption.register(session, sm)
+            self.factory.resumption.end(sm.id)
+            return self.smFailed("undefined-condition")
+        xs.session, xs.sm = session, sm
+        session.stream = xs
+        self.factory.sessions.add(session)
+        if self.timeout is not None and self.timeout.active():
+            self.timeout.cancel()
+        self.factory.resumption.register(session, sm)
+        resumed = domish.Element((NS_SM, "resumed"))
+        resumed["previd"] = sm.id
+        resumed["h"] = str(sm.received % 2**32)
+        xs.send(resumed)
+        for stanza in sm.unacknowledged():
+            xmlstream.XmlStream.send(xs, stanza)
+        xs.elementHandler = self.stanzaReceived
+        self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
+        if suspended:
+            self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_RESUMED)
 
     # Stanzas of a bound session
 
@@ -492,6 +632,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         """
         xs = self.xmlstream
         session = xs.session
+        if stanza.uri == NS_SM:
+            return self.smElement(stanza)
+        if xs.sm is not None:
+            xs.sm.received += 1
         if stanza.uri != NS_CLIENT or stanza.name not in STANZA_NAMES:
             if stanza.uri == NS_CSI and stanza.name in ("active", "inactive"):
                 event = events.CLIENT_ACTIVE if stanza.name == "active" else events.CLIENT_INACTIVE
@@ -529,6 +673,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             self.xmlstream.send(reply)
 
 
+def _isCarbon(message):
+    return any(child.uri == "urn:xmpp:carbons:2" for child in message.elements())
+
+
 def _decode(text):
     text = text.strip()
     if text == "=" or not text:
@@ -562,9 +710,14 @@ class ClientFactory(ServerFactory):
     """
 
     def __init__(
-        self, domains, accounts, sessions, domain, tlsContext, settings, clock, registration=None
+        self, domains, accounts, sessions, domain, tlsContext, settings, clock,
+        registration=None, smSettings=None,
     ):
         self.registration = registration
+        self.smSettings = smSettings
+        self.resumption = Resumption(
+            clock, smSettings.resume_timeout if smSettings else 0, self.expired
+        )
         self.domains = tuple(domains)
         self.accounts = accounts
         self.sessions = sessions
@@ -579,6 +732,26 @@ class ClientFactory(ServerFactory):
     log = Logger()
     #: Log every byte in and out (C{twistd openmessenger --verbose}).
     logTraffic = False
+
+    def expired(self, session, sm):
+        """
+        A suspended session was not resumed: it ends now.
+        """
+        self.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_UNBOUND)
+        self.redeliver(sm)
+
+    def redeliver(self, sm):
+        """
+        Route again what a session never acknowledged: messages then reach
+        the user's other resources or offline storage; requests it never
+        answered bounce.
+        """
+        for stanza in sm.unacknowledged():
+            if stanza.name == "message" and not _isCarbon(stanza):
+                if stanza.getAttribute("to"):
+                    self.domain.receive(stanza)
+            elif stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set"):
+                self.domain.bounce(stanza, "service-unavailable")
 
     def buildProtocol(self, addr):
         stream = ClientStream(

@@ -31,6 +31,13 @@ MESSAGE_SENT = "//event/om/message-sent"
 #: A message was handed to sessions of its recipient (a L{Delivery}).
 MESSAGE_DELIVERED = "//event/om/message-delivered"
 
+#: A session's connection broke but it may be resumed (XEP-0198): it has
+#: left the registry and shows offline; it keeps its state meanwhile.
+RESOURCE_SUSPENDED = "//event/om/resource-suspended"
+
+#: A suspended session was resumed and is in the registry again.
+RESOURCE_RESUMED = "//event/om/resource-resumed"
+
 #: A session ended and has left the registry (its stream is gone).
 RESOURCE_UNBOUND = "//event/om/resource-unbound"
 

@@ -24,6 +24,8 @@ class Session:
     @ivar show: its C{show} (C{None} for plain available).
     @ivar idleSince: since when the user has been idle, as the client
         reported it (XEP-0319, XEP-0352), or C{None} while active.
+    @ivar suspended: while the connection is broken and the session may be
+        resumed (XEP-0198), the presence to broadcast again on resumption.
     @ivar interested: the client requested the roster, so it gets roster
         pushes (RFC 6121 2.1.6).
     @ivar directed: the addresses it sent directed presence to, which get
@@ -39,6 +41,7 @@ class Session:
         self.priority = 0
         self.show = None
         self.idleSince = None
+        self.suspended = None
         self.interested = False
         self.directed = set()
 

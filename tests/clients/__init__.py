@@ -35,6 +35,7 @@ CLIENT = "jabber:client"
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 ROSTER = "jabber:iq:roster"
+VCARD = "vcard-temp"
 
 
 def requireTools(*names):
@@ -406,6 +407,29 @@ class Contact:
                 return sender
         return None
 
+    def vCard(self, jid):
+        """
+        Ask for C{jid}'s vCard (XEP-0054) and return the C{vcard-temp}
+        C{vCard} element of the result.
+
+        @raise AssertionError: when the answer is an error or none comes
+            within L{DEADLINE} seconds.
+        """
+        import slixmpp.exceptions
+
+        async def ask():
+            iq = self.client.make_iq_get(ito=jid)
+            iq.append(ET.Element(f"{{{VCARD}}}vCard"))
+            try:
+                result = await iq.send(timeout=DEADLINE)
+            except slixmpp.exceptions.IqError as e:
+                raise AssertionError(f"{jid}'s vCard: {e.iq}") from None
+            except slixmpp.exceptions.IqTimeout:
+                raise AssertionError(f"{jid}'s vCard: no answer within {DEADLINE}s") from None
+            return result.xml.find(f"{{{VCARD}}}vCard")
+
+        return asyncio.run_coroutine_threadsafe(ask(), self.loop).result(DEADLINE + 5)
+
     def close(self):
         """
         Log out (waiting briefly for the server's stream close), finish the
@@ -618,9 +642,13 @@ def writePsiProfile(home, jid, password, port, certificate, resource):
     the daemon's self-signed C{certificate} (the account's
     C{tls.override-certificate}, what the "Trust this certificate" button
     stores).  It also creates the data and cache folders (or Psi opens its
-    import wizard), keeps Psi from querying the own vCard (which opens the
-    vCard editor), from listening for file transfer (port 8010) and from
-    playing sounds, and lets an incoming chat open its window.
+    import wizard), keeps Psi from listening for file transfer (port 8010)
+    and from playing sounds, and lets an incoming chat open its window.
+
+    Psi queries the own vCard at login, as it does by default
+    (C{options.vcard.query-own-vcard-on-login}); it would open the vCard
+    editor for an empty one, but the daemon gives every account a vCard with
+    its name.
     """
     home = str(home)
     profile = os.path.join(home, ".config", "psi", "profiles", "default")
@@ -668,7 +696,6 @@ def writePsiProfile(home, jid, password, port, certificate, resource):
         (account + "tls.override-domain", "QString", ""),
     ])
     _optionsFile(os.path.join(profile, "options.xml"), "psi", [
-        ("options.vcard.query-own-vcard-on-login", "bool", "false"),
         ("options.p2p.bytestreams.listen-port", "int", "0"),
         ("options.auto-update.check-on-startup", "bool", "false"),
         ("options.ui.tip.show", "bool", "false"),

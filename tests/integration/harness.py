@@ -67,8 +67,9 @@ class Server:
     async def stop(self, clients=()):
         for client in clients:
             if client.is_connected():
+                disconnected = client.expect("disconnected")
                 client.disconnect()
-                await wait(client.wait_until("disconnected"), 10)
+                await wait(disconnected, 10)
         await self.service.stopService()
 
     def cleanup(self):
@@ -121,12 +122,27 @@ class Client(slixmpp.ClientXMPP):
             self.send_presence()
         return self
 
+    def expect(self, event):
+        """
+        A future for the next C{event}, registered at once.  (slixmpp's
+        C{wait_until} is a coroutine that registers only once it runs, and
+        misses an event fired before.)
+        """
+        future = asyncio.get_event_loop().create_future()
+
+        def fired(data=None):
+            if not future.done():
+                future.set_result(data)
+
+        self.add_event_handler(event, fired, disposable=True)
+        return future
+
     async def subscription(self, contact, state):
         """
         Wait until the roster shows this subscription state for C{contact}.
         """
         while self.client_roster[contact]["subscription"] != state:
-            await wait(self.wait_until("roster_update"))
+            await wait(self.expect("roster_update"))
 
     async def nextMessage(self):
         return await wait(self.messages.get())

@@ -1,0 +1,142 @@
+# -*- test-case-name: tests.xmpp.test_streammanagement -*-
+"""
+Stream management (XEP-0198): acknowledgements and resumption.
+
+Each stream that enabled it counts the stanzas it handled and keeps those
+it sent until the client acknowledges them.  When such a connection breaks
+(rather than being closed), the session is I{suspended}: it leaves the
+registry, so contacts see it offline at once and new messages for the user
+go where they would for an offline user, while whatever reaches the session
+object itself is queued.  A client that comes back within the resume
+timeout gets the session back with everything it had not acknowledged;
+otherwise the session ends and its unacknowledged messages are routed
+again, which stores them offline (or hands them to the user's other
+resources): nothing is silently dropped.
+"""
+
+import binascii
+import collections
+import os
+
+from twisted.logger import Logger
+
+NS_SM = "urn:xmpp:sm:3"
+
+#: The client is asked for an acknowledgement every this many stanzas.
+REQUEST_EVERY = 5
+
+
+class HandledCountTooHigh(ValueError):
+    """
+    The client acknowledged stanzas that were never sent.
+    """
+
+
+class AckState:
+    """
+    The stream management state of one session.
+
+    @ivar received: stanzas handled from the client (its C{h}).
+    @ivar sent: stanzas sent to it so far.
+    @ivar queue: C{(number, stanza)} sent and not yet acknowledged.
+    """
+
+    def __init__(self, resumable):
+        self.id = binascii.hexlify(os.urandom(16)).decode("ascii")
+        self.resumable = resumable
+        self.received = 0
+        self.sent = 0
+        self.queue = collections.deque()
+
+    def outbound(self, stanza):
+        self.sent += 1
+        self.queue.append((self.sent, stanza))
+
+    def acknowledged(self, handled):
+        """
+        The client says it has handled C{handled} stanzas.
+        """
+        if handled > self.sent or handled < self.sent - len(self.queue) - 2**32:
+            raise HandledCountTooHigh(handled)
+        while self.queue and self.queue[0][0] <= handled:
+            self.queue.popleft()
+
+    def unacknowledged(self):
+        return [stanza for _, stanza in self.queue]
+
+
+class SuspendedStream:
+    """
+    What a suspended session sends to: the queue, until it is resumed.
+    """
+
+    def __init__(self, state, onClose):
+        self.state = state
+        self.onClose = onClose
+
+    def send(self, stanza):
+        self.state.outbound(stanza)
+
+    def closeWithError(self, condition, text=None):
+        # E.g. the account was deleted: no point waiting for a resumption.
+        self.onClose()
+
+
+class Resumption:
+    """
+    The sessions that may be resumed, by stream management id.
+
+    @param expire: called with C{(session, state)} when a suspended session
+        was not resumed in time.
+    """
+
+    log = Logger()
+
+    def __init__(self, clock, timeout, expire):
+        self.clock = clock
+        self.timeout = timeout
+        self.expire = expire
+        self._entries = {}
+
+    def register(self, session, state):
+        self._entries[state.id] = [session, state, None]
+
+    def forget(self, state):
+        entry = self._entries.pop(state.id, None)
+        if entry is not None and entry[2] is not None and entry[2].active():
+            entry[2].cancel()
+
+    def suspend(self, session, state):
+        """
+        Keep a broken session for C{timeout} seconds.
+        """
+        entry = self._entries.get(state.id)
+        if entry is None:
+            return
+        session.stream = SuspendedStream(state, lambda: self.end(state.id))
+        entry[2] = self.clock.callLater(self.timeout, self.end, state.id)
+
+    def end(self, id):
+        entry = self._entries.pop(id, None)
+        if entry is None:
+            return
+        session, state, timer = entry
+        if timer is not None and timer.active():
+            timer.cancel()
+        self.log.info("{jid} was not resumed", jid=session.full)
+        self.expire(session, state)
+
+    def take(self, id, user):
+        """
+        The C{(session, state)} to resume for C{user}, or C{None}.
+        """
+        entry = self._entries.get(id)
+        if entry is None or entry[0].bare != user:
+            return None
+        session, state, timer = self._entries.pop(id)
+        if timer is not None and timer.active():
+            timer.cancel()
+        return session, state
+
+    def __len__(self):
+        return len(self._entries)

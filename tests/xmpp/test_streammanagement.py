@@ -1,0 +1,199 @@
+"""
+Tests for stream management (XEP-0198): L{openmessenger.xmpp.streammanagement}
+and its use in L{openmessenger.xmpp.c2s}.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from openmessenger.storage.interfaces import RosterItem
+from tests.helpers import NS_BIND, FakeServer, header
+
+SM = "urn:xmpp:sm:3"
+
+
+class StreamManagementTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer(extra="[stream_management]\nresume_timeout = 300\n")
+        for user in ("alice", "bob"):
+            self.server.addUser(f"{user}@example.com")
+        store = self.server.store
+        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
+        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.bob = self.server.login("bob@example.com")
+        self.alice = self.server.login("alice@example.com", "phone")
+        self.bob.read()
+
+    def enable(self, client):
+        client.send(f"<enable xmlns='{SM}' resume='true'/>")
+        enabled = client.readOne()
+        self.assertEqual((enabled.name, enabled["resume"], enabled["max"]), ("enabled", "true", "300"))
+        return enabled["id"]
+
+    def chat(self, text, to="alice@example.com/phone"):
+        self.bob.send(f"<message to='{to}' type='chat'><body>{text}</body></message>")
+
+    def bodies(self, elements):
+        return [str(e.body) for e in elements if getattr(e, "name", None) == "message"]
+
+    def resumeAs(self, previd, handled):
+        client = self.server.client()
+        client.startTLS()
+        client.authenticate("alice@example.com")
+        client.send(header())
+        features = client.read()[1]
+        self.assertIsNotNone(features.sm)
+        client.send(f"<resume xmlns='{SM}' previd='{previd}' h='{handled}'/>")
+        return client
+
+    def test_acks(self):
+        """
+        The server counts what it handled and drops what the client acked;
+        it asks for an ack every few stanzas.
+        """
+        self.enable(self.alice)
+        self.alice.send("<presence/><iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+        self.alice.read()
+        self.alice.send(f"<r xmlns='{SM}'/>")
+        self.assertEqual(self.alice.readOne()["h"], "2")
+        for n in range(5):
+            self.chat(f"m{n}")
+        elements = self.alice.read()
+        self.assertIn("r", [e.name for e in elements])
+        state = self.alice.stream.sm
+        self.assertEqual(len(state.queue), state.sent)
+        self.alice.send(f"<a xmlns='{SM}' h='{state.sent}'/>")
+        self.assertEqual(len(state.queue), 0)
+
+    def test_ackWaitsForStorage(self):
+        """
+        The answer to C{<r/>} waits until storage has everything the counted
+        stanzas wrote (here: an offline message).
+        """
+        from tests.xmpp.test_rosters import SlowStore
+
+        server = FakeServer(store=SlowStore())
+        server.addUser("alice@example.com")
+        server.addUser("carol@example.com")
+        alice = server.login("alice@example.com")
+        self.enable(alice)
+        store = server.store
+        store.sync = lambda: store._later(None)
+        alice.send("<message to='carol@example.com' type='chat'><body>keep me</body></message>")
+        alice.send(f"<r xmlns='{SM}'/>")
+        self.assertEqual(alice.read(), [])
+        store.finish()
+        self.assertEqual(alice.readOne()["h"], "1")
+
+    def test_tooHighAck(self):
+        """
+        Acknowledging more than was sent is a stream error.
+        """
+        self.enable(self.alice)
+        self.alice.send(f"<a xmlns='{SM}' h='99'/>")
+        self.assertEqual(self.alice.streamError(), "undefined-condition")
+
+    def test_resumeAfterBrokenConnection(self):
+        """
+        Alice's connection breaks mid-chat: Bob sees her offline at once; she
+        resumes and gets exactly the messages she had not acknowledged, and
+        Bob sees her online again.
+        """
+        previd = self.enable(self.alice)
+        self.alice.send("<presence/>")
+        self.alice.read()
+        self.bob.read()
+        self.chat("one")
+        self.chat("two")
+        self.assertEqual(self.bodies(self.alice.read()), ["one", "two"])
+        self.alice.send(f"<a xmlns='{SM}' h='{self.alice.stream.sm.sent - 1}'/>")
+        self.alice.stream.connectionLost(None)
+        self.assertIn("unavailable", [e.getAttribute("type") for e in self.bob.read() if e.name == "presence"])
+        self.assertEqual(self.server.core.availability.stateOf("alice@example.com"), "offline")
+        self.chat("three")
+        client = self.resumeAs(previd, self.alice.stream.sm.sent - 1)
+        elements = client.read()
+        self.assertEqual(elements[0].name, "resumed")
+        self.assertEqual(self.bodies(elements), ["two", "three"])
+        self.assertEqual(self.server.core.availability.stateOf("alice@example.com"), "online")
+        self.assertIn(None, [e.getAttribute("type") for e in self.bob.read() if e.name == "presence"])
+
+    def test_notResumedGoesOffline(self):
+        """
+        A session not resumed in time ends; the messages it never
+        acknowledged are stored offline, not lost.
+        """
+        self.enable(self.alice)
+        self.chat("unacked")
+        self.alice.read()
+        self.alice.stream.connectionLost(None)
+        self.server.clock.advance(301)
+        self.assertIsNone(self.server.sessions.get("alice@example.com/phone"))
+        stored = self.server.store._offline.get("alice@example.com", [])
+        self.assertEqual(len(stored), 1)
+        self.assertIn("unacked", stored[0][0])
+
+    def test_resumeUnknownId(self):
+        """
+        A wrong id fails with C{item-not-found}; the client can still bind.
+        """
+        self.enable(self.alice)
+        client = self.resumeAs("nonsense", 0)
+        failed = client.readOne()
+        self.assertEqual((failed.name, failed.firstChildElement().name), ("failed", "item-not-found"))
+        client.send(f"<iq type='set' id='b'><bind xmlns='{NS_BIND}'/></iq>")
+        self.assertEqual(client.readOne()["type"], "result")
+
+    def test_resumeOtherUsersSession(self):
+        """
+        Nobody resumes somebody else's session.
+        """
+        previd = self.enable(self.alice)
+        self.alice.stream.connectionLost(None)
+        client = self.server.client()
+        client.startTLS()
+        client.authenticate("bob@example.com")
+        client.send(header())
+        client.read()
+        client.send(f"<resume xmlns='{SM}' previd='{previd}' h='0'/>")
+        self.assertEqual(client.readOne().firstChildElement().name, "item-not-found")
+
+    def test_expiredId(self):
+        """
+        After the timeout, the id is unknown.
+        """
+        previd = self.enable(self.alice)
+        self.alice.stream.connectionLost(None)
+        self.server.clock.advance(301)
+        self.assertEqual(self.resumeAs(previd, 0).readOne().firstChildElement().name, "item-not-found")
+
+    def test_cleanCloseIsNotResumable(self):
+        """
+        A client that closes its stream ends its session for good.
+        """
+        previd = self.enable(self.alice)
+        self.alice.send("</stream:stream>")
+        self.alice.stream.connectionLost(None)
+        self.assertEqual(self.resumeAs(previd, 0).readOne().firstChildElement().name, "item-not-found")
+
+    def test_resumeTakesOverLiveConnection(self):
+        """
+        Resuming while the server still thinks the old connection alive
+        closes the old one.
+        """
+        previd = self.enable(self.alice)
+        client = self.resumeAs(previd, 0)
+        self.assertEqual(client.readOne().name, "resumed")
+        self.assertEqual(self.alice.streamError(), "conflict")
+        self.assertIs(self.server.sessions.get("alice@example.com/phone").stream, client.stream)
+
+    def test_enableBeforeBind(self):
+        """
+        Enabling before binding is refused.
+        """
+        client = self.server.client()
+        client.startTLS()
+        client.authenticate("alice@example.com")
+        client.send(header())
+        client.read()
+        client.send(f"<enable xmlns='{SM}'/>")
+        self.assertEqual(client.readOne().firstChildElement().name, "unexpected-request")
