@@ -119,6 +119,7 @@ class XMPPServer:
     accounts: AccountManager
     availability: Availability
     registration: Registration | None
+    caps: object
 
     @property
     def domains(self):
@@ -128,6 +129,7 @@ class XMPPServer:
         return ClientFactory(
             self.domains, self.accounts, self.sessions, self.domain, tlsContext,
             self.config.c2s, clock, self.registration, self.config.stream_management,
+            [self.caps],
         )
 
 
@@ -173,8 +175,9 @@ def assemble(store, config, clock, state=None):
     commands.register(AutoAwaySettingsCommand(autoaway, accounts))
     for command in adminCommands(config.server.admins, accounts, sessions):
         commands.register(command)
+    discovery = DiscoHandler("OpenMessenger", also=domain.accounts)
     for handler in [
-        DiscoHandler("OpenMessenger", also=domain.accounts),
+        discovery,
         requests,
         commands,
         AccountSettingsHandler(accounts),
@@ -190,7 +193,11 @@ def assemble(store, config, clock, state=None):
         registration = Registration(
             accounts, config.registration.max_per_ip, config.registration.window, clock
         )
-    return XMPPServer(config, sessions, router, domain, rosters, accounts, availability, registration)
+    # Every handler answers disco at once, so this has fired already.
+    caps = discovery.caps(domains[0]).result
+    return XMPPServer(
+        config, sessions, router, domain, rosters, accounts, availability, registration, caps
+    )
 
 
 def makeService(options):

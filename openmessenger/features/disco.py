@@ -8,10 +8,14 @@ wokkel's C{DiscoHandler}, addresses are parsed with L{jids.parse}, never
 interned: requesters' JIDs are attacker-chosen.
 """
 
+import base64
+import hashlib
+
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
+from twisted.words.xish import domish
 from zope.interface import implementer
 
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
@@ -22,8 +26,23 @@ from openmessenger.xmpp import jids
 
 NS_INFO = disco.NS_DISCO_INFO
 NS_ITEMS = disco.NS_DISCO_ITEMS
+NS_CAPS = "http://jabber.org/protocol/caps"
+CAPS_NODE = "urn:openmessenger:server"
 INFO_GET = f"/iq[@type='get']/query[@xmlns='{NS_INFO}']"
 ITEMS_GET = f"/iq[@type='get']/query[@xmlns='{NS_ITEMS}']"
+
+
+def capsVersion(entries):
+    """
+    The XEP-0115 verification string of some identities and features
+    (section 5.1; no extended forms).
+    """
+    identities = sorted(
+        f"{e.category}/{e.type}//{e.name or ''}" for e in entries if isinstance(e, disco.DiscoIdentity)
+    )
+    features = sorted({str(e) for e in entries if isinstance(e, disco.DiscoFeature)})
+    text = "".join(f"{part}<" for part in identities + features)
+    return base64.b64encode(hashlib.sha1(text.encode("utf-8")).digest()).decode("ascii")
 
 
 @implementer(IDisco)
@@ -57,9 +76,15 @@ class DiscoHandler(XMPPHandler):
         return []
 
     def gather(self, method, iq):
-        requestor = jids.parse(iq["from"])
-        target = jids.parse(iq["to"])
         node = iq.query.getAttribute("node", "")
+        d = self.collect(method, jids.parse(iq["from"]), jids.parse(iq["to"]), node)
+        return d, node
+
+    def collect(self, method, requestor, target, node=""):
+        """
+        Fire with the entries all handlers give for C{method}
+        (C{getDiscoInfo} or C{getDiscoItems}).
+        """
         calls = [
             defer.maybeDeferred(getattr(handler, method), requestor, target, node)
             for handler in list(self.parent) + list(self.also)
@@ -67,7 +92,19 @@ class DiscoHandler(XMPPHandler):
         ]
         d = defer.gatherResults(calls, consumeErrors=True)
         d.addCallback(lambda results: [entry for result in results for entry in result])
-        return d, node
+        return d
+
+    def caps(self, domain):
+        """
+        The entity capabilities (XEP-0115) element for the stream features,
+        so clients can cache what the server offers.
+        """
+        d = self.collect("getDiscoInfo", None, jids.parse(domain))
+        element = domish.Element((NS_CAPS, "c"))
+        element["hash"] = "sha-1"
+        element["node"] = CAPS_NODE
+        d.addCallback(lambda entries: element.__setitem__("ver", capsVersion(entries)))
+        return d.addCallback(lambda _: element)
 
     def onInfo(self, iq):
         iq.handled = True

@@ -278,6 +278,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             features.addElement((NS_ROSTERVER, "ver"))
             features.addElement((NS_CSI, "csi"))
             features.addElement((NS_SM, "sm"))
+        for element in self.factory.extraFeatures:
+            features.addChild(element)
         return features
 
     def mechanisms(self):
@@ -707,13 +709,17 @@ class ClientFactory(ServerFactory):
     @param clock: an L{IReactorTime}.
     @param registration: what answers in-band registration before login,
         or C{None} where it is off.
+    @param smSettings: the C{[stream_management]} configuration section.
+    @param extraFeatures: elements added to every stream features list
+        (entity capabilities).
     """
 
     def __init__(
         self, domains, accounts, sessions, domain, tlsContext, settings, clock,
-        registration=None, smSettings=None,
+        registration=None, smSettings=None, extraFeatures=(),
     ):
         self.registration = registration
+        self.extraFeatures = tuple(extraFeatures)
         self.smSettings = smSettings
         self.resumption = Resumption(
             clock, smSettings.resume_timeout if smSettings else 0, self.expired

@@ -46,3 +46,36 @@ class DiscoTests(SynchronousTestCase):
         An unknown node is C{item-not-found}.
         """
         self.assertEqual(self.ask(NS_INFO, node="nope").error.firstChildElement().name, "item-not-found")
+
+
+class CapsTests(SynchronousTestCase):
+    def test_versionVector(self):
+        """
+        The verification string follows XEP-0115 5.2 (the simple example).
+        """
+        from openmessenger.compat import wokkel  # noqa: F401
+        from wokkel import disco
+
+        from openmessenger.features.disco import capsVersion
+
+        entries = [disco.DiscoIdentity("client", "pc", "Exodus 0.9.1")] + [
+            disco.DiscoFeature(f) for f in [
+                "http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info",
+                "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc",
+            ]
+        ]
+        self.assertEqual(capsVersion(entries), "QgayPKawpkPSDYmwT/WM94uAlu0=")
+
+    def test_inStreamFeatures(self):
+        """
+        The stream features carry the server's caps, matching its disco#info.
+        """
+        from openmessenger.features.disco import capsVersion  # noqa: F401
+        from tests.helpers import header
+
+        server = FakeServer()
+        client = server.client()
+        client.send(header())
+        caps = client.read()[1].c
+        self.assertEqual((caps.uri, caps["hash"]), ("http://jabber.org/protocol/caps", "sha-1"))
+        self.assertTrue(caps["ver"])
