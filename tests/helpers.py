@@ -15,6 +15,7 @@ from twisted.words.xish import domish
 from zope.interface import directlyProvides
 
 from openmessenger.config import parseConfig
+from openmessenger.storage.interfaces import RosterItem
 from openmessenger.storage.memory import MemoryStore
 from openmessenger.tap import assemble
 
@@ -88,6 +89,13 @@ class FakeServer:
     def addUser(self, jid, password=PASSWORD):
         d = self.core.accounts.create(jid, password)
         return d.result
+
+    def befriend(self, user, contact):
+        """
+        Make two users subscribed to each other, in storage (before login).
+        """
+        self.store.setItem(user, RosterItem(contact, subscription="both"))
+        self.store.setItem(contact, RosterItem(user, subscription="both"))
 
     def client(self, peer="192.0.2.1"):
         return FakeClient(self, peer)

@@ -118,13 +118,19 @@ class ChangePassword(AdminCommand):
         return self.run(self.accounts.setPassword(jid, password), f"Changed the password of {jid}.")
 
 
-class OnlineUsers(AdminCommand):
-    node = NS_ADMIN + "#get-online-users-list"
-    name = "List online users"
+class SessionsCommand(AdminCommand):
+    """
+    An admin command about who is online.
+    """
 
     def __init__(self, admins, accounts, sessions):
         AdminCommand.__init__(self, admins, accounts)
         self.sessions = sessions
+
+
+class OnlineUsers(SessionsCommand):
+    node = NS_ADMIN + "#get-online-users-list"
+    name = "List online users"
 
     def form(self, requester):
         return adminForm(
@@ -145,13 +151,9 @@ class OnlineUsers(AdminCommand):
         return defer.succeed(result)
 
 
-class Announce(AdminCommand):
+class Announce(SessionsCommand):
     node = NS_ADMIN + "#announce"
     name = "Send an announcement to online users"
-
-    def __init__(self, admins, accounts, sessions):
-        AdminCommand.__init__(self, admins, accounts)
-        self.sessions = sessions
 
     def form(self, requester):
         return adminForm(

@@ -7,7 +7,6 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from openmessenger.storage.interfaces import RosterItem
 from openmessenger.xmpp.stanzas import formatStamp
 from twisted.words.xish import domish
 
@@ -21,9 +20,7 @@ class AutoAwayTests(SynchronousTestCase):
         self.server = FakeServer(awayAfter=300, xaAfter=1800)
         self.server.addUser("alice@example.com")
         self.server.addUser("bob@example.com")
-        store = self.server.store
-        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
-        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.server.befriend("alice@example.com", "bob@example.com")
         self.bob = self.server.login("bob@example.com")
         self.alice = self.server.login("alice@example.com")
         self.bob.read()
@@ -218,9 +215,7 @@ class PsiAutoAwayTests(SynchronousTestCase):
         self.server = FakeServer(awayAfter=300, xaAfter=1800)
         for user in ("alice", "bob"):
             self.server.addUser(f"{user}@example.com")
-        store = self.server.store
-        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
-        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.server.befriend("alice@example.com", "bob@example.com")
         self.bob = self.server.login("bob@example.com")
         self.alice = self.server.login("alice@example.com", "Psi", available=False)
         self.alice.send(psiStep("initial"))

@@ -4,7 +4,6 @@ Tests for L{openmessenger.features.blocking}.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from openmessenger.storage.interfaces import RosterItem
 from tests.helpers import FakeServer
 
 NS = "urn:xmpp:blocking"
@@ -15,9 +14,7 @@ class BlockingTests(SynchronousTestCase):
         self.server = FakeServer()
         for user in ["alice", "bob", "carol"]:
             self.server.addUser(f"{user}@example.com")
-        store = self.server.store
-        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
-        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.server.befriend("alice@example.com", "bob@example.com")
         self.alice = self.server.login("alice@example.com")
         self.bob = self.server.login("bob@example.com")
         self.alice.read()

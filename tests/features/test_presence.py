@@ -5,7 +5,6 @@ appendix A), broadcasts, probes and directed presence.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from openmessenger.storage.interfaces import RosterItem
 from tests.helpers import FakeServer, parse
 
 NS_ROSTER = "jabber:iq:roster"
@@ -202,9 +201,7 @@ class BroadcastTests(SynchronousTestCase):
         self.server = FakeServer()
         for user in ["alice", "bob", "carol"]:
             self.server.addUser(f"{user}@example.com")
-        store = self.server.store
-        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
-        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.server.befriend("alice@example.com", "bob@example.com")
         self.bob = self.server.login("bob@example.com")
         self.carol = self.server.login("carol@example.com")
 

@@ -3,7 +3,6 @@ The services a modern client expects, each exercised end to end by a
 slixmpp client built from slixmpp's own plugin for it.
 """
 
-import asyncio
 
 import pytest_twisted
 

@@ -5,7 +5,6 @@ and its use in L{openmessenger.xmpp.c2s}.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from openmessenger.storage.interfaces import RosterItem
 from tests.helpers import NS_BIND, FakeServer, header
 
 SM = "urn:xmpp:sm:3"
@@ -16,9 +15,7 @@ class StreamManagementTests(SynchronousTestCase):
         self.server = FakeServer(extra="[stream_management]\nresume_timeout = 300\n")
         for user in ("alice", "bob"):
             self.server.addUser(f"{user}@example.com")
-        store = self.server.store
-        store.setItem("alice@example.com", RosterItem("bob@example.com", subscription="both"))
-        store.setItem("bob@example.com", RosterItem("alice@example.com", subscription="both"))
+        self.server.befriend("alice@example.com", "bob@example.com")
         self.bob = self.server.login("bob@example.com")
         self.alice = self.server.login("alice@example.com", "phone")
         self.bob.read()
