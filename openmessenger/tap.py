@@ -17,6 +17,8 @@ from twisted.python import usage
 
 from openmessenger import __version__, control, tls
 from openmessenger.config import Config, ConfigError, loadConfig
+from openmessenger.directory import Directory, defaultCompanyId
+from openmessenger.storage.interfaces import Company, DirectorySnapshot
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel.generic import FallbackHandler, VersionHandler
 from wokkel.ping import PingHandler
@@ -31,6 +33,7 @@ from openmessenger.features.disco import DiscoHandler
 from openmessenger.features.entitytime import EntityTimeHandler
 from openmessenger.features.private import PrivateStorageHandler
 from openmessenger.features.registration import AccountSettingsHandler, Registration
+from openmessenger.features.sharedroster import SharedRosterHandler
 from openmessenger.features.vcard import VCardHandler
 from openmessenger.features.lastactivity import LastActivityHandler, UptimeHandler
 from openmessenger.features.offline import OfflineHandler
@@ -88,6 +91,7 @@ class StoredState:
 
     accounts: set
     blockLists: dict
+    directory: DirectorySnapshot
 
 
 def loadState(config):
@@ -99,7 +103,17 @@ def loadState(config):
     try:
         store = SQLiteStore(pool)
         store.migrate()
-        return StoredState(set(store.listAccounts().result), store.allBlockLists().result)
+        if not store.loadDirectory().result.companies:
+            # A new install: one company owns the configured domains.
+            domains = config.server.domain
+            company = Company(defaultCompanyId(domains[0]), domains[0], tuple(domains))
+            store.putCompany(company)
+            log.info("Made the company {id} for {domains}", id=company.id, domains=", ".join(domains))
+        return StoredState(
+            set(store.listAccounts().result),
+            store.allBlockLists().result,
+            store.loadDirectory().result,
+        )
     finally:
         pool.close()
 
@@ -120,6 +134,7 @@ class XMPPServer:
     availability: Availability
     registration: Registration | None
     caps: object
+    directory: Directory
 
     @property
     def domains(self):
@@ -142,7 +157,7 @@ def assemble(store, config, clock, state=None):
     @param clock: an L{IReactorTime}.
     @param state: the L{StoredState} read at start-up (none: empty).
     """
-    state = state or StoredState(set(), {})
+    state = state or StoredState(set(), {}, DirectorySnapshot())
     domains = config.server.domain
     sessions = SessionRegistry()
     router = Router()
@@ -151,6 +166,10 @@ def assemble(store, config, clock, state=None):
     accounts = AccountManager(store, sessions, rosters, domains)
     accounts.names = state.accounts
     availability = Availability(sessions)
+    directory = Directory(store, accounts, domains)
+    directory.load(state.directory)
+    accounts.deletedListeners.append(directory.accountDeleted)
+    rosters.shared = directory.sharedContacts
     requests = IQRequests(clock)
     autoaway = AutoAwayHandler(
         store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock
@@ -165,6 +184,7 @@ def assemble(store, config, clock, state=None):
         PrivateStorageHandler(store),
         blocking,
         CarbonsHandler(sessions),
+        SharedRosterHandler(directory, rosters, sessions),
         OfflineHandler(store, sessions, accounts, config.offline.max_messages, clock),
         LastActivityHandler(store, sessions, rosters, accounts, clock),
         DeliveryHandler(sessions, accounts),
@@ -196,7 +216,8 @@ def assemble(store, config, clock, state=None):
     # Every handler answers disco at once, so this has fired already.
     caps = discovery.caps(domains[0]).result
     return XMPPServer(
-        config, sessions, router, domain, rosters, accounts, availability, registration, caps
+        config, sessions, router, domain, rosters, accounts, availability, registration, caps,
+        directory,
     )
 
 

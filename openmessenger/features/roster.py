@@ -56,12 +56,12 @@ class RosterHandler(XMPPHandler):
         def answer(roster):
             session.interested = True
             reply = toResponse(iq, "result")
-            version = str(roster.version)
+            version = roster.versionString()
             if known != version:
                 query = reply.addElement((NS_ROSTER, "query"))
                 if known is not None:
                     query["ver"] = version
-                for item in roster.items.values():
+                for item in roster.allItems().values():
                     query.addChild(itemElement(item))
             # With an unchanged version the empty result says "keep yours".
             self.send(reply)

@@ -231,3 +231,105 @@ class IBlockStore(Interface):
         """
         Remove addresses from the block list; C{None} empties it.
         """
+
+
+@dataclass(frozen=True)
+class Company:
+    """
+    A company using the server: its public ID, name and XMPP domains.
+    """
+
+    id: str
+    name: str
+    domains: Tuple[str, ...] = ()
+    approved: bool = True
+
+
+@dataclass(frozen=True)
+class Group:
+    """
+    A group of a company's users; its ID is public like a company's.
+    """
+
+    id: str
+    company: str
+    name: str
+    sharedRoster: bool = True
+    members: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Supporter:
+    """
+    A user designated as support staff: shown to website visitors under
+    C{name}, addressed in public URLs by C{slug}, in C{position} order.
+    """
+
+    company: str
+    jid: str
+    slug: str
+    name: str
+    position: int = 0
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """
+    What the directory knows about an account beyond its credentials.
+    """
+
+    jid: str
+    displayName: str = ""
+    enabled: bool = True
+    companyAdmin: bool = False
+
+
+@dataclass(frozen=True)
+class DirectorySnapshot:
+    companies: Tuple[Company, ...] = ()
+    groups: Tuple[Group, ...] = ()
+    supporters: Tuple[Supporter, ...] = ()
+    profiles: Tuple[Profile, ...] = ()
+
+
+class IDirectoryStore(Interface):
+    def loadDirectory():
+        """
+        Everything, as a L{DirectorySnapshot} (read once at start-up).
+        """
+
+    def putCompany(company: Company):
+        """
+        Create or replace a company with its domains.
+        """
+
+    def deleteCompany(id: str):
+        """
+        Delete a company with its groups and supporters (not its accounts).
+        """
+
+    def putGroup(group: Group):
+        """
+        Create or replace a group with its members.
+        """
+
+    def deleteGroup(id: str):
+        """
+        Delete a group.
+        """
+
+    def putSupporter(supporter: Supporter):
+        """
+        Create or replace a supporter entry.
+        """
+
+    def deleteSupporter(company: str, jid: str):
+        """
+        Remove a supporter entry.
+        """
+
+    def putProfile(profile: Profile):
+        """
+        Create or replace an account's profile.
+        """

@@ -3,6 +3,8 @@
 Storage in memory: for tests and for trying things out.  Lost on restart.
 """
 
+from dataclasses import replace
+
 from twisted.internet.defer import fail, succeed
 from zope.interface import implementer
 
@@ -10,11 +12,13 @@ from openmessenger.storage.interfaces import (
     AccountExists,
     IAccountStore,
     IBlockStore,
+    IDirectoryStore,
     IDocumentStore,
     ILastActivityStore,
     IOfflineStore,
     IRosterStore,
     ISettingsStore,
+    DirectorySnapshot,
     NoSuchAccount,
     Roster,
 )
@@ -22,7 +26,7 @@ from openmessenger.storage.interfaces import (
 
 @implementer(
     IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore,
-    IDocumentStore, IBlockStore,
+    IDocumentStore, IBlockStore, IDirectoryStore,
 )
 class MemoryStore:
     def __init__(self):
@@ -35,6 +39,10 @@ class MemoryStore:
         self._autoaway = {}
         self._documents = {}
         self._blocked = {}
+        self._companies = {}
+        self._groups = {}
+        self._supporters = {}
+        self._profiles = {}
 
     def sync(self):
         """
@@ -75,6 +83,14 @@ class MemoryStore:
                 holders.append(owner)
         for pending in self._pending.values():
             pending.discard(user)
+        self._profiles.pop(user, None)
+        for key in [k for k in self._supporters if k[1] == user]:
+            del self._supporters[key]
+        for group in list(self._groups.values()):
+            if user in group.members:
+                self._groups[group.id] = replace(
+                    group, members=tuple(m for m in group.members if m != user)
+                )
         return succeed(sorted(holders))
 
     def listAccounts(self, domain=None):
@@ -201,4 +217,55 @@ class MemoryStore:
             self._blocked.pop(user, None)
         else:
             self._blocked.get(user, set()).difference_update(addresses)
+        return succeed(None)
+
+    # IDirectoryStore
+
+    def loadDirectory(self):
+        return succeed(DirectorySnapshot(
+            companies=tuple(self._companies.values()),
+            groups=tuple(self._groups.values()),
+            supporters=tuple(self._supporters.values()),
+            profiles=tuple(self._profiles.values()),
+        ))
+
+    def putCompany(self, company):
+        self._companies[company.id] = company
+        return succeed(None)
+
+    def deleteCompany(self, id):
+        self._companies.pop(id, None)
+        for group in [g for g in self._groups.values() if g.company == id]:
+            del self._groups[group.id]
+        for key in [k for k in self._supporters if k[0] == id]:
+            del self._supporters[key]
+        return succeed(None)
+
+    def putGroup(self, group):
+        missing = [m for m in group.members if m not in self._accounts]
+        if missing:
+            return fail(NoSuchAccount(missing[0]))
+        self._groups[group.id] = group
+        return succeed(None)
+
+    def deleteGroup(self, id):
+        self._groups.pop(id, None)
+        for key in [k for k, s in self._supporters.items() if s.group == id]:
+            del self._supporters[key]
+        return succeed(None)
+
+    def putSupporter(self, supporter):
+        if supporter.jid not in self._accounts:
+            return self._missing(supporter.jid)
+        self._supporters[(supporter.company, supporter.jid)] = supporter
+        return succeed(None)
+
+    def deleteSupporter(self, company, jid):
+        self._supporters.pop((company, jid), None)
+        return succeed(None)
+
+    def putProfile(self, profile):
+        if profile.jid not in self._accounts:
+            return self._missing(profile.jid)
+        self._profiles[profile.jid] = profile
         return succeed(None)

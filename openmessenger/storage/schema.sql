@@ -59,3 +59,41 @@ CREATE TABLE blocked_jid (
     jid TEXT NOT NULL,
     PRIMARY KEY (owner, jid)
 );
+
+-- version 4
+CREATE TABLE company (
+    id TEXT PRIMARY KEY,                  -- public ID, shared namespace with groups
+    name TEXT NOT NULL,
+    approved INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE company_domain (
+    domain TEXT PRIMARY KEY,
+    company TEXT NOT NULL REFERENCES company(id) ON DELETE CASCADE
+);
+CREATE TABLE user_group (
+    id TEXT PRIMARY KEY,
+    company TEXT NOT NULL REFERENCES company(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    shared_roster INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE group_member (
+    grp TEXT NOT NULL REFERENCES user_group(id) ON DELETE CASCADE,
+    jid TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    PRIMARY KEY (grp, jid)
+);
+CREATE TABLE supporter (
+    company TEXT NOT NULL REFERENCES company(id) ON DELETE CASCADE,
+    jid TEXT NOT NULL REFERENCES account(jid) ON DELETE CASCADE,
+    slug TEXT NOT NULL,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    grp TEXT REFERENCES user_group(id) ON DELETE CASCADE,
+    PRIMARY KEY (company, jid),
+    UNIQUE (company, slug)
+);
+CREATE TABLE account_profile (
+    jid TEXT PRIMARY KEY REFERENCES account(jid) ON DELETE CASCADE,
+    display_name TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    company_admin INTEGER NOT NULL DEFAULT 0
+);

@@ -20,9 +20,13 @@ from zope.interface import implementer
 
 from openmessenger.storage.interfaces import (
     AccountExists,
+    Company,
     Credentials,
+    DirectorySnapshot,
+    Group,
     IAccountStore,
     IBlockStore,
+    IDirectoryStore,
     IDocumentStore,
     ILastActivityStore,
     IOfflineStore,
@@ -30,12 +34,14 @@ from openmessenger.storage.interfaces import (
     ISettingsStore,
     LastActivity,
     NoSuchAccount,
+    Profile,
     Roster,
     RosterItem,
     ScramKeys,
+    Supporter,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _prepareConnection(connection):
@@ -154,7 +160,7 @@ def _item(row):
 
 @implementer(
     IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore,
-    IDocumentStore, IBlockStore,
+    IDocumentStore, IBlockStore, IDirectoryStore,
 )
 class SQLiteStore:
     """
@@ -483,6 +489,108 @@ class SQLiteStore:
                 )
 
         return self._run(remove)
+
+    # IDirectoryStore
+
+    def loadDirectory(self):
+        def load(cursor):
+            domains = {}
+            for domain, company in cursor.execute("SELECT domain, company FROM company_domain ORDER BY domain"):
+                domains.setdefault(company, []).append(domain)
+            companies = tuple(
+                Company(id, name, tuple(domains.get(id, ())), bool(approved))
+                for id, name, approved in cursor.execute("SELECT id, name, approved FROM company ORDER BY id")
+            )
+            members = {}
+            for grp, jid in cursor.execute("SELECT grp, jid FROM group_member ORDER BY jid"):
+                members.setdefault(grp, []).append(jid)
+            groups = tuple(
+                Group(id, company, name, bool(shared), tuple(members.get(id, ())))
+                for id, company, name, shared in cursor.execute(
+                    "SELECT id, company, name, shared_roster FROM user_group ORDER BY id"
+                )
+            )
+            supporters = tuple(
+                Supporter(*row)
+                for row in cursor.execute(
+                    "SELECT company, jid, slug, name, position, grp FROM supporter ORDER BY position, jid"
+                )
+            )
+            profiles = tuple(
+                Profile(jid, name, bool(enabled), bool(admin))
+                for jid, name, enabled, admin in cursor.execute(
+                    "SELECT jid, display_name, enabled, company_admin FROM account_profile"
+                )
+            )
+            return DirectorySnapshot(companies, groups, supporters, profiles)
+
+        return self._run(load)
+
+    def putCompany(self, company):
+        def put(cursor):
+            cursor.execute(
+                "INSERT INTO company (id, name, approved) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, approved = excluded.approved",
+                (company.id, company.name, int(company.approved)),
+            )
+            cursor.execute("DELETE FROM company_domain WHERE company = ?", (company.id,))
+            cursor.executemany(
+                "INSERT INTO company_domain (domain, company) VALUES (?, ?)",
+                [(domain, company.id) for domain in company.domains],
+            )
+
+        return self._run(put)
+
+    def deleteCompany(self, id):
+        return self._run(lambda cursor: cursor.execute("DELETE FROM company WHERE id = ?", (id,)) and None)
+
+    def putGroup(self, group):
+        def put(cursor):
+            cursor.execute(
+                "INSERT INTO user_group (id, company, name, shared_roster) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+                "shared_roster = excluded.shared_roster",
+                (group.id, group.company, group.name, int(group.sharedRoster)),
+            )
+            cursor.execute("DELETE FROM group_member WHERE grp = ?", (group.id,))
+            try:
+                cursor.executemany(
+                    "INSERT INTO group_member (grp, jid) VALUES (?, ?)",
+                    [(group.id, jid) for jid in group.members],
+                )
+            except sqlite3.IntegrityError:
+                raise NoSuchAccount(", ".join(group.members)) from None
+
+        return self._run(put)
+
+    def deleteGroup(self, id):
+        return self._run(lambda cursor: cursor.execute("DELETE FROM user_group WHERE id = ?", (id,)) and None)
+
+    def putSupporter(self, supporter):
+        def put(cursor):
+            cursor.execute(
+                "INSERT OR REPLACE INTO supporter (company, jid, slug, name, position, grp) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (supporter.company, supporter.jid, supporter.slug, supporter.name,
+                 supporter.position, supporter.group),
+            )
+
+        return self._guardAccount(supporter.jid, put)
+
+    def deleteSupporter(self, company, jid):
+        return self._run(lambda cursor: cursor.execute(
+            "DELETE FROM supporter WHERE company = ? AND jid = ?", (company, jid)
+        ) and None)
+
+    def putProfile(self, profile):
+        def put(cursor):
+            cursor.execute(
+                "INSERT OR REPLACE INTO account_profile (jid, display_name, enabled, company_admin) "
+                "VALUES (?, ?, ?, ?)",
+                (profile.jid, profile.displayName, int(profile.enabled), int(profile.companyAdmin)),
+            )
+
+        return self._guardAccount(profile.jid, put)
 
 
 def _bump(cursor, user):

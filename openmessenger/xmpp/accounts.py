@@ -27,6 +27,8 @@ class AccountManager:
         self.domains = frozenset(domains)
         self.iterations = iterations
         self.names = set()
+        #: Called with the address of each deleted account.
+        self.deletedListeners = []
 
     @defer.inlineCallbacks
     def load(self):
@@ -89,6 +91,8 @@ class AccountManager:
         finally:
             self.rosters.forget(user)
         self.rosters.contactDeleted(holders, user)
+        for listener in self.deletedListeners:
+            listener(user)
         return user
 
     def list(self, domain=None):

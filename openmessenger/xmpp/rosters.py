@@ -12,6 +12,7 @@ its push goes out only after storage has committed it.
 """
 
 import binascii
+import hashlib
 import os
 
 from twisted.internet import defer
@@ -23,33 +24,66 @@ from openmessenger.storage.interfaces import RosterItem
 NS_ROSTER = "jabber:iq:roster"
 
 
+def noSharedContacts(user):
+    return {}
+
+
 class CachedRoster:
     """
-    A user's roster as kept in memory.
+    A user's roster as kept in memory: the stored C{items}, plus the contacts
+    shared through groups (subscribed both ways, never stored).
     """
 
-    def __init__(self, roster):
+    def __init__(self, roster, user, shared=noSharedContacts):
         self.items = dict(roster.items)
         self.pendingIn = set(roster.pendingIn)
         self.version = roster.version
+        self.user = user
+        self.shared = shared
+
+    def allItems(self):
+        """
+        Stored and shared items; a contact in both is subscribed both ways
+        and in the groups of both.
+        """
+        merged = dict(self.items)
+        for contact, item in self.shared(self.user).items():
+            stored = merged.get(contact)
+            if stored is None:
+                merged[contact] = item
+            else:
+                groups = stored.groups + tuple(g for g in item.groups if g not in stored.groups)
+                merged[contact] = stored.evolve(subscription="both", groups=groups, ask=False)
+        return merged
+
+    def versionString(self):
+        """
+        The roster version (XEP-0237): the stored version, and a digest of
+        the shared contacts, which change without a stored change.
+        """
+        shared = self.shared(self.user)
+        if not shared:
+            return str(self.version)
+        text = "|".join(f"{c}:{','.join(i.groups)}:{i.name}" for c, i in sorted(shared.items()))
+        return f"{self.version}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]}"
 
     def get(self, contact) -> RosterItem:
         """
         The item for C{contact}, or an empty one (state "None") if absent.
         """
-        return self.items.get(contact) or RosterItem(jid=contact)
+        return self.allItems().get(contact) or RosterItem(jid=contact)
 
     def subscribers(self):
         """
         Contacts that receive the user's presence.
         """
-        return [item.jid for item in self.items.values() if item.subscribedFrom]
+        return [item.jid for item in self.allItems().values() if item.subscribedFrom]
 
     def subscriptions(self):
         """
         Contacts whose presence the user receives.
         """
-        return [item.jid for item in self.items.values() if item.subscribedTo]
+        return [item.jid for item in self.allItems().values() if item.subscribedTo]
 
 
 def itemElement(item, removed=False):
@@ -87,6 +121,8 @@ class RosterManager:
         self.send = send
         self._rosters = {}
         self._loading = {}
+        #: The contacts a user has through groups (set by the directory).
+        self.shared = noSharedContacts
 
     def get(self, user):
         """
@@ -105,7 +141,7 @@ class RosterManager:
         return waiting
 
     def _loaded(self, roster, user):
-        cached = self._rosters[user] = CachedRoster(roster)
+        cached = self._rosters[user] = CachedRoster(roster, user, lambda u: self.shared(u))
         for waiting in self._loading.pop(user):
             waiting.callback(cached)
 
@@ -159,6 +195,10 @@ class RosterManager:
         roster = self._rosters.get(user)
         if roster is not None:
             roster.version = version
+            # A shared contact stays, whatever happens to its stored item.
+            item = roster.get(item.jid)
+            removed = removed and item.jid not in roster.allItems()
+            version = roster.versionString()
         self.push(user, itemElement(item, removed), version)
         return version
 
@@ -197,4 +237,17 @@ class RosterManager:
             roster.items.pop(contact, None)
             roster.pendingIn.discard(contact)
             roster.version += 1
-            self.push(user, itemElement(RosterItem(jid=contact), True), roster.version)
+            self.push(user, itemElement(RosterItem(jid=contact), True), roster.versionString())
+
+    def sharedChanged(self, user, contact):
+        """
+        A contact came or went through a group: push the item as it is now.
+        """
+        roster = self._rosters.get(user)
+        if roster is None:
+            return  # nobody online with it
+        item = roster.allItems().get(contact)
+        if item is None:
+            self.push(user, itemElement(RosterItem(jid=contact), True), roster.versionString())
+        else:
+            self.push(user, itemElement(item), roster.versionString())

@@ -13,7 +13,11 @@ from zope.interface.verify import verifyObject
 from openmessenger.storage import interfaces
 from openmessenger.storage.interfaces import (
     AccountExists,
+    Company,
     Credentials,
+    Group,
+    Profile,
+    Supporter,
     LastActivity,
     NoSuchAccount,
     RosterItem,
@@ -44,7 +48,7 @@ class StorageTestsMixin:
         for interface in [interfaces.IAccountStore, interfaces.IRosterStore,
                           interfaces.IOfflineStore, interfaces.ILastActivityStore,
                           interfaces.ISettingsStore, interfaces.IDocumentStore,
-                          interfaces.IBlockStore]:
+                          interfaces.IBlockStore, interfaces.IDirectoryStore]:
             verifyObject(interface, self.store)
 
     def test_accounts(self):
@@ -284,3 +288,73 @@ class SQLiteStoreTests(StorageTestsMixin, SynchronousTestCase):
         other = sqlite3.connect(path)
         self.addCleanup(other.close)
         self.assertEqual(other.execute("SELECT COUNT(*) FROM offline_message").fetchone(), (1,))
+
+
+class DirectoryStorageTestsMixin:
+    """
+    The directory part of every backend.
+    """
+
+    def setUpDirectory(self):
+        for user in ["alice@example.com", "bob@example.com"]:
+            self.successResultOf(self.store.createAccount(user, CREDENTIALS))
+
+    def test_directoryRoundTrip(self):
+        """
+        Companies, groups, supporters and profiles come back as stored.
+        """
+        self.setUpDirectory()
+        acme = Company("acme", "ACME Inc.", ("example.com",))
+        sales = Group("sales", "acme", "Sales", True, ("alice@example.com", "bob@example.com"))
+        alice = Supporter("acme", "alice@example.com", "alice", "Alice", 1, "sales")
+        profile = Profile("bob@example.com", "Bob B.", False, True)
+        for d in [self.store.putCompany(acme), self.store.putGroup(sales),
+                  self.store.putSupporter(alice), self.store.putProfile(profile)]:
+            self.successResultOf(d)
+        snapshot = self.successResultOf(self.store.loadDirectory())
+        self.assertEqual(snapshot.companies, (acme,))
+        self.assertEqual(snapshot.groups, (sales,))
+        self.assertEqual(snapshot.supporters, (alice,))
+        self.assertEqual(snapshot.profiles, (profile,))
+
+    def test_replaceAndDelete(self):
+        """
+        Replacing a group replaces its members; deleting a company takes its
+        groups and supporters along; deleting an account its memberships.
+        """
+        self.setUpDirectory()
+        self.successResultOf(self.store.putCompany(Company("acme", "ACME", ("example.com",))))
+        self.successResultOf(self.store.putGroup(Group("sales", "acme", "Sales", True, ("alice@example.com",))))
+        self.successResultOf(self.store.putGroup(Group("sales", "acme", "Sales!", False, ("bob@example.com",))))
+        self.successResultOf(self.store.putGroup(Group("ops", "acme", "Ops", True, ("alice@example.com", "bob@example.com"))))
+        self.successResultOf(self.store.deleteAccount("alice@example.com"))
+        groups = {g.id: g for g in self.successResultOf(self.store.loadDirectory()).groups}
+        self.assertEqual(groups["sales"], Group("sales", "acme", "Sales!", False, ("bob@example.com",)))
+        self.assertEqual(groups["ops"].members, ("bob@example.com",))
+        self.successResultOf(self.store.putSupporter(Supporter("acme", "bob@example.com", "bob", "Bob")))
+        self.successResultOf(self.store.deleteCompany("acme"))
+        snapshot = self.successResultOf(self.store.loadDirectory())
+        self.assertEqual((snapshot.companies, snapshot.groups, snapshot.supporters), ((), (), ()))
+
+    def test_membersMustExist(self):
+        """
+        A group cannot list an account that does not exist.
+        """
+        self.setUpDirectory()
+        self.successResultOf(self.store.putCompany(Company("acme", "ACME", ("example.com",))))
+        self.failureResultOf(
+            self.store.putGroup(Group("x", "acme", "X", True, ("ghost@example.com",))), NoSuchAccount
+        )
+
+
+class MemoryDirectoryTests(DirectoryStorageTestsMixin, SynchronousTestCase):
+    def setUp(self):
+        self.store = MemoryStore()
+
+
+class SQLiteDirectoryTests(DirectoryStorageTestsMixin, SynchronousTestCase):
+    def setUp(self):
+        self.pool = SynchronousPool(":memory:")
+        self.store = SQLiteStore(self.pool)
+        self.successResultOf(self.store.migrate())
+        self.addCleanup(self.pool.close)

@@ -1,0 +1,265 @@
+# -*- test-case-name: tests.test_directory -*-
+"""
+Companies, groups, support staff and account profiles, in memory.
+
+Read once at start-up and kept: the status buttons and the shared roster
+ask it on every request, so it never waits for storage.  It is the only
+writer of the directory: every change is validated here, written through to
+storage, applied to the copy once stored, and announced to listeners (the
+shared roster pushes roster changes to online clients).
+"""
+
+import re
+from dataclasses import replace
+
+from twisted.internet import defer
+
+from openmessenger.storage.interfaces import Company, Group, Profile, RosterItem, Supporter
+
+PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}\Z")
+SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
+
+
+class DirectoryError(ValueError):
+    """
+    A change that would break the directory's rules; the message says which.
+    """
+
+
+def defaultCompanyId(domain):
+    """
+    The ID of the company made for a domain on first start.
+    """
+    text = re.sub(r"[^a-z0-9-]", "-", domain.lower()).strip("-")[:32]
+    return text if PUBLIC_ID.match(text) else "default"
+
+
+class Directory:
+    def __init__(self, store, accounts, domains):
+        """
+        @param store: an L{IDirectoryStore}.
+        @param accounts: the L{AccountManager}.
+        @param domains: the domains this server serves.
+        """
+        self.store = store
+        self.accounts = accounts
+        self.domains = frozenset(domains)
+        self.companies = {}
+        self.groups = {}
+        self.supporters = {}
+        self.profiles = {}
+        self.membershipListeners = []
+
+    def load(self, snapshot):
+        self.companies = {c.id: c for c in snapshot.companies}
+        self.groups = {g.id: g for g in snapshot.groups}
+        self.supporters = {(s.company, s.jid): s for s in snapshot.supporters}
+        self.profiles = {p.jid: p for p in snapshot.profiles}
+
+    # Reading
+
+    def companyOfDomain(self, domain):
+        for company in self.companies.values():
+            if domain in company.domains:
+                return company
+        return None
+
+    def companyOf(self, user):
+        return self.companyOfDomain(user.rpartition("@")[2])
+
+    def resolve(self, publicId):
+        """
+        The company or group with a public ID, or C{None}.
+        """
+        return self.companies.get(publicId) or self.groups.get(publicId)
+
+    def groupsOf(self, user):
+        return [g for g in self.groups.values() if user in g.members]
+
+    def supportersOf(self, publicId):
+        """
+        The support staff behind a public ID, in display order: a company's
+        all, a group's those designated for it.
+        """
+        owner = self.resolve(publicId)
+        if owner is None:
+            return []
+        if isinstance(owner, Company):
+            chosen = [s for s in self.supporters.values() if s.company == owner.id]
+        else:
+            chosen = [s for s in self.supporters.values() if s.group == owner.id]
+        return sorted(
+            (s for s in chosen if self.profile(s.jid).enabled and self.accounts.exists(s.jid)),
+            key=lambda s: (s.position, s.name, s.jid),
+        )
+
+    def profile(self, user):
+        return self.profiles.get(user) or Profile(user)
+
+    def displayName(self, user):
+        return self.profile(user).displayName or user.partition("@")[0]
+
+    def sharedContacts(self, user):
+        """
+        The contacts a user has through shared-roster groups, as roster items
+        (subscribed both ways, in the groups' names).
+        """
+        contacts = {}
+        for group in self.groupsOf(user):
+            if not group.sharedRoster:
+                continue
+            for member in group.members:
+                if member == user:
+                    continue
+                item = contacts.get(member) or RosterItem(
+                    member, self.displayName(member), (), "both"
+                )
+                contacts[member] = item.evolve(groups=item.groups + (group.name,))
+        return contacts
+
+    # Changing
+
+    def checkPublicId(self, publicId):
+        if not PUBLIC_ID.match(publicId or ""):
+            raise DirectoryError(
+                f"{publicId!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit"
+            )
+        if publicId in self.companies or publicId in self.groups:
+            raise DirectoryError(f"{publicId!r} is taken")
+
+    @defer.inlineCallbacks
+    def addCompany(self, companyId, name, domains):
+        self.checkPublicId(companyId)
+        domains = tuple(domains)
+        for domain in domains:
+            if domain not in self.domains:
+                raise DirectoryError(f"{domain} is not a domain served here")
+            owner = self.companyOfDomain(domain)
+            if owner is not None:
+                raise DirectoryError(f"{domain} belongs to {owner.id}")
+        company = Company(companyId, name.strip() or companyId, domains)
+        yield self.store.putCompany(company)
+        self.companies[companyId] = company
+        return company
+
+    def company(self, companyId):
+        company = self.companies.get(companyId)
+        if company is None:
+            raise DirectoryError(f"there is no company {companyId!r}")
+        return company
+
+    def group(self, groupId):
+        group = self.groups.get(groupId)
+        if group is None:
+            raise DirectoryError(f"there is no group {groupId!r}")
+        return group
+
+    @defer.inlineCallbacks
+    def removeCompany(self, companyId):
+        company = self.company(companyId)
+        for group in [g for g in self.groups.values() if g.company == company.id]:
+            yield self.removeGroup(group.id)
+        yield self.store.deleteCompany(company.id)
+        del self.companies[company.id]
+        for key in [k for k in self.supporters if k[0] == company.id]:
+            del self.supporters[key]
+
+    def checkMember(self, company, user):
+        if not self.accounts.exists(user):
+            raise DirectoryError(f"there is no account {user}")
+        if user.rpartition("@")[2] not in company.domains:
+            raise DirectoryError(f"{user} is not a user of {company.id}")
+
+    @defer.inlineCallbacks
+    def addGroup(self, groupId, companyId, name, sharedRoster=True):
+        company = self.company(companyId)
+        self.checkPublicId(groupId)
+        group = Group(groupId, company.id, name.strip() or groupId, sharedRoster)
+        yield self.store.putGroup(group)
+        self.groups[groupId] = group
+        return group
+
+    @defer.inlineCallbacks
+    def removeGroup(self, groupId):
+        group = self.group(groupId)
+        yield self.store.deleteGroup(groupId)
+        del self.groups[groupId]
+        for key in [k for k, s in self.supporters.items() if s.group == groupId]:
+            del self.supporters[key]
+        self.announce(group, (), group.members)
+
+    @defer.inlineCallbacks
+    def setMembers(self, groupId, members):
+        """
+        Make C{members} (prepared bare JIDs) the group's members.
+        """
+        group = self.group(groupId)
+        company = self.company(group.company)
+        members = tuple(sorted(set(members)))
+        for member in members:
+            self.checkMember(company, member)
+        changed = replace(group, members=members)
+        yield self.store.putGroup(changed)
+        self.groups[groupId] = changed
+        added = [m for m in members if m not in group.members]
+        removed = [m for m in group.members if m not in members]
+        self.announce(changed, added, removed)
+
+    def addMember(self, groupId, user):
+        return self.setMembers(groupId, self.group(groupId).members + (user,))
+
+    def removeMember(self, groupId, user):
+        group = self.group(groupId)
+        if user not in group.members:
+            raise DirectoryError(f"{user} is not in {groupId}")
+        return self.setMembers(groupId, tuple(m for m in group.members if m != user))
+
+    def announce(self, group, added, removed):
+        if group.sharedRoster and (added or removed):
+            for listener in self.membershipListeners:
+                listener(group, tuple(added), tuple(removed))
+
+    @defer.inlineCallbacks
+    def addSupporter(self, companyId, user, slug, name, position=0, groupId=None):
+        company = self.company(companyId)
+        self.checkMember(company, user)
+        if not SLUG.match(slug or ""):
+            raise DirectoryError(f"{slug!r}: slugs are a-z, 0-9, '.', '_' and '-'")
+        for other in self.supporters.values():
+            if other.company == company.id and other.slug == slug and other.jid != user:
+                raise DirectoryError(f"the slug {slug!r} is taken in {company.id}")
+        if groupId is not None and user not in self.group(groupId).members:
+            raise DirectoryError(f"{user} is not a member of {groupId}")
+        supporter = Supporter(company.id, user, slug, name.strip() or self.displayName(user),
+                              int(position), groupId)
+        yield self.store.putSupporter(supporter)
+        self.supporters[(company.id, user)] = supporter
+        return supporter
+
+    @defer.inlineCallbacks
+    def removeSupporter(self, companyId, user):
+        if (companyId, user) not in self.supporters:
+            raise DirectoryError(f"{user} is not support staff of {companyId}")
+        yield self.store.deleteSupporter(companyId, user)
+        del self.supporters[(companyId, user)]
+
+    @defer.inlineCallbacks
+    def setProfile(self, user, **changes):
+        if not self.accounts.exists(user):
+            raise DirectoryError(f"there is no account {user}")
+        profile = replace(self.profile(user), **changes)
+        yield self.store.putProfile(profile)
+        self.profiles[user] = profile
+
+    def accountDeleted(self, user):
+        """
+        Forget a deleted account (storage has dropped its rows already).
+        """
+        self.profiles.pop(user, None)
+        for key in [k for k in self.supporters if k[1] == user]:
+            del self.supporters[key]
+        for group in list(self.groups.values()):
+            if user in group.members:
+                self.groups[group.id] = replace(
+                    group, members=tuple(m for m in group.members if m != user)
+                )
