@@ -32,6 +32,7 @@ from openmessenger.features.delivery import DeliveryHandler
 from openmessenger.features.disco import DiscoHandler
 from openmessenger.features.entitytime import EntityTimeHandler
 from openmessenger.features.private import PrivateStorageHandler
+from openmessenger.features.privacy import PrivacyHandler
 from openmessenger.features.registration import AccountSettingsHandler, Registration
 from openmessenger.features.sharedroster import SharedRosterHandler
 from openmessenger.features.vcard import VCardHandler
@@ -183,6 +184,7 @@ def assemble(store, config, clock, state=None):
         VCardHandler(store, accounts, config.vcard.max_size),
         PrivateStorageHandler(store),
         blocking,
+        PrivacyHandler(store, blocking, sessions),
         CarbonsHandler(sessions),
         SharedRosterHandler(directory, rosters, sessions),
         OfflineHandler(store, sessions, accounts, config.offline.max_messages, clock),

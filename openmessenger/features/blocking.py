@@ -97,12 +97,11 @@ class BlockingHandler(XMPPHandler):
         if not matches(self.lists.get(session.bare), to):
             return False
         if stanzas.errorReply(stanza, "not-acceptable") is not None:
-            error = StanzaError("not-acceptable", text="You have blocked this address.")
+            # As XEP-0191 3.5 shows it: from the blocked address, so the
+            # client puts it in that conversation.
+            error = StanzaError("not-acceptable", "cancel", "You have blocked this address.")
             error.appCondition = domish.Element((NS_BLOCKED_ERROR, "blocked"))
-            reply = error.toResponse(stanza)
-            reply.attributes.pop("from", None)
-            reply["to"] = session.full
-            session.send(reply)
+            session.send(error.toResponse(stanza))
         return True
 
     # The protocol
@@ -162,14 +161,45 @@ class BlockingHandler(XMPPHandler):
         user = session.bare
 
         def stored(_):
+            before = set(self.lists.get(user, ()))
             if addresses is None:
                 self.lists.pop(user, None)
             else:
                 self.lists.get(user, set()).difference_update(addresses)
             self.send(toResponse(iq, "result"))
             self.push(user, "unblock", addresses or [])
+            self.showAgain(user, before - set(self.lists.get(user, ())))
 
         self.store.unblock(user, addresses).addCallbacks(stored, self.failed, errbackArgs=(iq,))
+
+    def showAgain(self, user, addresses):
+        """
+        Unblocked contacts see the user's presence again (XEP-0191 3.4).
+        """
+        for address in addresses:
+            for own in self.sessions.availableSessions(user):
+                presence = stanzas.clone(own.presence)
+                presence["to"] = address
+                self.send(presence)
+
+    def replace(self, user, addresses):
+        """
+        Make C{addresses} the user's block list (for privacy lists, which
+        say the whole list at once).
+        """
+        before = set(self.lists.get(user, ()))
+        addresses = set(addresses)
+        d = self.store.unblock(user)
+        d.addCallback(lambda _: self.store.block(user, sorted(addresses)))
+
+        def stored(_):
+            self.lists[user] = addresses
+            for address in addresses - before:
+                for own in self.sessions.availableSessions(user):
+                    self.send(stanzas.presence(address, own.full, "unavailable"))
+            self.showAgain(user, before - addresses)
+
+        return d.addCallback(stored)
 
     def push(self, user, action, addresses):
         for session in self.sessions.sessionsOf(user):
