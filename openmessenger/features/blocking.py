@@ -193,10 +193,11 @@ class BlockingHandler(XMPPHandler):
         d.addCallback(lambda _: self.store.block(user, sorted(addresses)))
 
         def stored(_):
-            self.lists[user] = addresses
+            # Goodbyes first: once listed, nothing reaches the contact.
             for address in addresses - before:
                 for own in self.sessions.availableSessions(user):
                     self.send(stanzas.presence(address, own.full, "unavailable"))
+            self.lists[user] = addresses
             self.showAgain(user, before - addresses)
 
         return d.addCallback(stored)
