@@ -8,13 +8,46 @@ server so the change takes effect at once (a deleted user's sessions end).
 from twisted.internet.protocol import Factory
 from twisted.protocols import amp
 
+from twisted.internet import defer
+
+from openmessenger.directory import DirectoryError
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 
 ERRORS = {
     AccountExists: b"ACCOUNT_EXISTS",
     NoSuchAccount: b"NO_SUCH_ACCOUNT",
+    DirectoryError: b"DIRECTORY",
     ValueError: b"INVALID",
 }
+
+
+class Command(amp.Command):
+    errors = ERRORS
+
+
+def _command(name, arguments, response=((b"done", amp.Unicode()),)):
+    return type(name, (Command,), {"arguments": list(arguments), "response": list(response)})
+
+
+LINES = ((b"lines", amp.ListOf(amp.Unicode())),)
+AddCompany = _command("AddCompany", [
+    (b"id", amp.Unicode()), (b"name", amp.Unicode()), (b"domains", amp.ListOf(amp.Unicode())),
+])
+DeleteCompany = _command("DeleteCompany", [(b"id", amp.Unicode())])
+ListCompanies = _command("ListCompanies", [], LINES)
+AddGroup = _command("AddGroup", [
+    (b"id", amp.Unicode()), (b"company", amp.Unicode()), (b"name", amp.Unicode()),
+    (b"shared", amp.Boolean()),
+])
+DeleteGroup = _command("DeleteGroup", [(b"id", amp.Unicode())])
+ListGroups = _command("ListGroups", [(b"company", amp.Unicode(optional=True))], LINES)
+AddMember = _command("AddMember", [(b"group", amp.Unicode()), (b"jid", amp.Unicode())])
+DeleteMember = _command("DeleteMember", [(b"group", amp.Unicode()), (b"jid", amp.Unicode())])
+AddSupporter = _command("AddSupporter", [
+    (b"company", amp.Unicode()), (b"jid", amp.Unicode()), (b"slug", amp.Unicode()),
+    (b"name", amp.Unicode()), (b"position", amp.Integer()), (b"group", amp.Unicode(optional=True)),
+])
+DeleteSupporter = _command("DeleteSupporter", [(b"company", amp.Unicode()), (b"jid", amp.Unicode())])
 
 
 class AddUser(amp.Command):
@@ -43,12 +76,68 @@ class ListUsers(amp.Command):
 
 class ControlProtocol(amp.AMP):
     """
-    The server side: each command calls the L{AccountManager}.
+    The server side: each command calls the L{AccountManager} or the
+    L{Directory}.
     """
 
-    def __init__(self, accounts):
+    def __init__(self, accounts, directory):
         amp.AMP.__init__(self)
         self.accounts = accounts
+        self.directory = directory
+
+    def done(self, d, what):
+        return defer.maybeDeferred(d).addCallback(lambda _: {"done": what})
+
+    @AddCompany.responder
+    def addCompany(self, id, name, domains):
+        return self.done(lambda: self.directory.addCompany(id, name, domains), id)
+
+    @DeleteCompany.responder
+    def deleteCompany(self, id):
+        return self.done(lambda: self.directory.removeCompany(id), id)
+
+    @ListCompanies.responder
+    def listCompanies(self):
+        return {"lines": [
+            f"{c.id}\t{c.name}\t{','.join(c.domains)}"
+            for c in sorted(self.directory.companies.values(), key=lambda c: c.id)
+        ]}
+
+    @AddGroup.responder
+    def addGroup(self, id, company, name, shared):
+        return self.done(lambda: self.directory.addGroup(id, company, name, shared), id)
+
+    @DeleteGroup.responder
+    def deleteGroup(self, id):
+        return self.done(lambda: self.directory.removeGroup(id), id)
+
+    @ListGroups.responder
+    def listGroups(self, company=None):
+        groups = sorted(self.directory.groups.values(), key=lambda g: g.id)
+        return {"lines": [
+            f"{g.id}\t{g.company}\t{g.name}\t{'shared' if g.sharedRoster else 'not shared'}\t"
+            + ",".join(g.members)
+            for g in groups
+            if company is None or g.company == company
+        ]}
+
+    @AddMember.responder
+    def addMember(self, group, jid):
+        return self.done(lambda: self.directory.addMember(group, self.accounts.prepare(jid)), jid)
+
+    @DeleteMember.responder
+    def deleteMember(self, group, jid):
+        return self.done(lambda: self.directory.removeMember(group, self.accounts.prepare(jid)), jid)
+
+    @AddSupporter.responder
+    def addSupporter(self, company, jid, slug, name, position, group=None):
+        return self.done(lambda: self.directory.addSupporter(
+            company, self.accounts.prepare(jid), slug, name, position, group
+        ), jid)
+
+    @DeleteSupporter.responder
+    def deleteSupporter(self, company, jid):
+        return self.done(lambda: self.directory.removeSupporter(company, self.accounts.prepare(jid)), jid)
 
     @AddUser.responder
     def addUser(self, jid, password):
@@ -70,8 +159,9 @@ class ControlProtocol(amp.AMP):
 
 
 class ControlFactory(Factory):
-    def __init__(self, accounts):
+    def __init__(self, accounts, directory):
         self.accounts = accounts
+        self.directory = directory
 
     def buildProtocol(self, addr):
-        return ControlProtocol(self.accounts)
+        return ControlProtocol(self.accounts, self.directory)

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_ctl -*-
 """
-C{openmessenger-ctl}: manage accounts from the command line.
+C{openmessenger-ctl}: manage accounts, companies, groups and support staff
+from the command line.
 
 While the server runs, commands go over its control socket and take effect
 at once; otherwise they edit the database directly.
@@ -18,6 +19,7 @@ from twisted.python import usage
 
 from openmessenger import config as configuration
 from openmessenger import control
+from openmessenger.directory import Directory, DirectoryError, ensureDefaultCompany
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool
 from openmessenger.xmpp.accounts import AccountManager
@@ -34,22 +36,61 @@ def parser():
         help="configuration file (default: %(default)s)",
     )
     areas = top.add_subparsers(dest="area", required=True)
-    user = areas.add_parser("user", help="manage user accounts")
-    commands = user.add_subparsers(dest="command", required=True)
-    for name, command, text in [
-        ("add", control.AddUser, "create an account"),
-        ("passwd", control.SetPassword, "change an account's password"),
-    ]:
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("jid", help="user@domain")
-        sub.add_argument("-p", "--password", help="the password (default: ask, or read stdin)")
-        sub.set_defaults(amp=command)
-    sub = commands.add_parser("del", help="delete an account and all its data")
-    sub.add_argument("jid", help="user@domain")
-    sub.set_defaults(amp=control.DeleteUser)
-    sub = commands.add_parser("list", help="list accounts")
-    sub.add_argument("domain", nargs="?", help="only this domain")
-    sub.set_defaults(amp=control.ListUsers)
+
+    def command(parent, name, amp, text, arguments, *options):
+        sub = parent.add_parser(name, help=text)
+        for flags, settings in options:
+            sub.add_argument(*flags, **settings)
+        sub.set_defaults(amp=amp, arguments=arguments)
+        return sub
+
+    jid = (("jid",), {"help": "user@domain"})
+    password = (("-p", "--password"), {"help": "the password (default: ask, or read stdin)"})
+    withPassword = lambda a: {"jid": a.jid, "password": a.password or readPassword()}  # noqa: E731
+
+    users = areas.add_parser("user", help="manage user accounts").add_subparsers(dest="command", required=True)
+    command(users, "add", control.AddUser, "create an account", withPassword, jid, password)
+    command(users, "passwd", control.SetPassword, "change an account's password", withPassword, jid, password)
+    command(users, "del", control.DeleteUser, "delete an account and all its data",
+            lambda a: {"jid": a.jid}, jid)
+    command(users, "list", control.ListUsers, "list accounts",
+            lambda a: {"domain": a.domain} if a.domain else {},
+            (("domain",), {"nargs": "?", "help": "only this domain"}))
+
+    companies = areas.add_parser("company", help="manage companies").add_subparsers(dest="command", required=True)
+    command(companies, "add", control.AddCompany, "create a company",
+            lambda a: {"id": a.id, "name": a.name or a.id, "domains": a.domain},
+            (("id",), {"help": "public ID: 2-32 of a-z, 0-9, -"}),
+            (("--name",), {"help": "display name"}),
+            (("--domain",), {"action": "append", "default": [], "help": "an XMPP domain served here (repeatable)"}))
+    command(companies, "del", control.DeleteCompany, "delete a company, its groups and supporters",
+            lambda a: {"id": a.id}, (("id",), {}))
+    command(companies, "list", control.ListCompanies, "list companies", lambda a: {})
+
+    groups = areas.add_parser("group", help="manage groups").add_subparsers(dest="command", required=True)
+    command(groups, "add", control.AddGroup, "create a group",
+            lambda a: {"id": a.id, "company": a.company, "name": a.name or a.id, "shared": not a.no_shared_roster},
+            (("id",), {"help": "public ID"}), (("--company",), {"required": True}),
+            (("--name",), {}), (("--no-shared-roster",), {"action": "store_true",
+                                                         "help": "members do not see each other"}))
+    command(groups, "del", control.DeleteGroup, "delete a group", lambda a: {"id": a.id}, (("id",), {}))
+    command(groups, "list", control.ListGroups, "list groups",
+            lambda a: {"company": a.company} if a.company else {}, (("company",), {"nargs": "?"}))
+    members = groups.add_parser("member", help="group members").add_subparsers(dest="action", required=True)
+    for name, amp, text in [("add", control.AddMember, "add a member"),
+                            ("del", control.DeleteMember, "remove a member")]:
+        command(members, name, amp, text, lambda a: {"group": a.group, "jid": a.jid}, (("group",), {}), jid)
+
+    supporters = areas.add_parser("supporter", help="manage support staff").add_subparsers(dest="command", required=True)
+    command(supporters, "add", control.AddSupporter, "designate support staff",
+            lambda a: dict({"company": a.company, "jid": a.jid, "slug": a.slug or a.jid.partition("@")[0],
+                            "name": a.name or "", "position": a.position},
+                           **({"group": a.group} if a.group else {})),
+            (("company",), {}), jid, (("--slug",), {"help": "in public URLs (default: the user name)"}),
+            (("--name",), {"help": "shown to visitors"}), (("--position",), {"type": int, "default": 0}),
+            (("--group",), {"help": "for this group's button"}))
+    command(supporters, "del", control.DeleteSupporter, "remove from support staff",
+            lambda a: {"company": a.company, "jid": a.jid}, (("company",), {}), jid)
     return top
 
 
@@ -69,17 +110,20 @@ def commandArguments(args):
     """
     The AMP arguments of the command given on the command line.
     """
-    if args.amp is control.ListUsers:
-        return {"domain": args.domain} if args.domain else {}
-    arguments = {"jid": args.jid}
-    if args.amp in (control.AddUser, control.SetPassword):
-        arguments["password"] = args.password or readPassword()
-    return arguments
+    return args.arguments(args)
 
 
 def directAccounts(config):
     """
     An L{AccountManager} over the database itself, for when no server runs.
+    """
+    return directServer(config)[0]
+
+
+def directServer(config):
+    """
+    The L{AccountManager} and L{Directory} over the database itself, for
+    when no server runs (storage answers at once: nothing waits).
     """
     os.makedirs(config.server.data_dir, mode=0o700, exist_ok=True)
     store = SQLiteStore(SynchronousPool(config.databasePath))
@@ -88,17 +132,17 @@ def directAccounts(config):
     rosters = RosterManager(store, sessions, lambda stanza: None)
     accounts = AccountManager(store, sessions, rosters, config.server.domain)
     accounts.load()
-    return accounts
+    ensureDefaultCompany(store, config.server.domain)
+    directory = Directory(store, accounts, config.server.domain)
+    directory.load(store.loadDirectory().result)
+    accounts.deletedListeners.append(directory.accountDeleted)
+    return accounts, directory
 
 
 def runDirect(config, command, arguments):
-    responder = control.ControlProtocol(directAccounts(config))
-    method = {
-        control.AddUser: responder.addUser,
-        control.SetPassword: responder.setPassword,
-        control.DeleteUser: responder.deleteUser,
-        control.ListUsers: responder.listUsers,
-    }[command]
+    responder = control.ControlProtocol(*directServer(config))
+    name = command.commandName.decode("ascii")
+    method = getattr(responder, name[0].lower() + name[1:])
     return defer.maybeDeferred(method, **arguments)
 
 
@@ -118,11 +162,12 @@ def run(reactor, config, command, arguments):
 
 
 def report(result, out=sys.stdout):
-    if "jids" in result:
-        for jid in result["jids"]:
-            print(jid, file=out)
-    else:
-        print(result["jid"], file=out)
+    for key in ("jids", "lines"):
+        for line in result.get(key, ()):
+            print(line, file=out)
+    for key in ("jid", "done"):
+        if key in result:
+            print(result[key], file=out)
 
 
 def main(argv=None):
@@ -150,6 +195,8 @@ def failed(failure):
     for kind, message in known.items():
         if failure.check(kind):
             raise SystemExit(f"openmessenger-ctl: {message}: {failure.value}")
+    if failure.check(DirectoryError):
+        raise SystemExit(f"openmessenger-ctl: {failure.value}")
     if failure.check(amp.RemoteAmpError):
         raise SystemExit(f"openmessenger-ctl: {failure.value.description}")
     if failure.check(ValueError):

@@ -34,6 +34,20 @@ def defaultCompanyId(domain):
     return text if PUBLIC_ID.match(text) else "default"
 
 
+def ensureDefaultCompany(store, domains):
+    """
+    On a new install, make one company own the configured domains.  Needs a
+    store that answers at once (start-up, the command-line tool).
+
+    @return: the company made, or C{None} if there were companies already.
+    """
+    if store.loadDirectory().result.companies:
+        return None
+    company = Company(defaultCompanyId(domains[0]), domains[0], tuple(domains))
+    store.putCompany(company)
+    return company
+
+
 class Directory:
     def __init__(self, store, accounts, domains):
         """

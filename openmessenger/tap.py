@@ -17,8 +17,8 @@ from twisted.python import usage
 
 from openmessenger import __version__, control, tls
 from openmessenger.config import Config, ConfigError, loadConfig
-from openmessenger.directory import Directory, defaultCompanyId
-from openmessenger.storage.interfaces import Company, DirectorySnapshot
+from openmessenger.directory import Directory, ensureDefaultCompany
+from openmessenger.storage.interfaces import DirectorySnapshot
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel.generic import FallbackHandler, VersionHandler
 from wokkel.ping import PingHandler
@@ -104,12 +104,9 @@ def loadState(config):
     try:
         store = SQLiteStore(pool)
         store.migrate()
-        if not store.loadDirectory().result.companies:
-            # A new install: one company owns the configured domains.
-            domains = config.server.domain
-            company = Company(defaultCompanyId(domains[0]), domains[0], tuple(domains))
-            store.putCompany(company)
-            log.info("Made the company {id} for {domains}", id=company.id, domains=", ".join(domains))
+        company = ensureDefaultCompany(store, config.server.domain)
+        if company is not None:
+            log.info("Made the company {id} for {domains}", id=company.id, domains=", ".join(company.domains))
         return StoredState(
             set(store.listAccounts().result),
             store.allBlockLists().result,
@@ -252,7 +249,7 @@ def makeService(options):
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True
     )
-    top.addListener("control", controlEndpoint, control.ControlFactory(core.accounts))
+    top.addListener("control", controlEndpoint, control.ControlFactory(core.accounts, core.directory))
 
     log.info(
         "OpenMessenger {version} serving {domains}.  Clients connect to "

@@ -90,7 +90,7 @@ class ControlChannelTests(SynchronousTestCase):
     def setUp(self):
         self.server = FakeServer()
         self.server.addUser("alice@example.com")
-        factory = control.ControlFactory(self.server.core.accounts)
+        factory = control.ControlFactory(self.server.core.accounts, self.server.core.directory)
         self.client, self.serverProtocol, self.pump = iosim.connectedServerAndClient(
             lambda: factory.buildProtocol(None), amp.AMP
         )
@@ -142,3 +142,29 @@ class ControlChannelTests(SynchronousTestCase):
         (push,) = bob.read()
         item = push.query.firstChildElement()
         self.assertEqual((item["jid"], item["subscription"]), ("alice@example.com", "remove"))
+
+
+class DirectoryCommandTests(SynchronousTestCase):
+    def setUp(self):
+        self.config = makeConfig()
+        for user in ["alice@example.com", "bob@example.com"]:
+            self.successResultOf(ctl.runDirect(self.config, control.AddUser, {"jid": user, "password": "pw"}))
+
+    def run_(self, command, **arguments):
+        return ctl.runDirect(self.config, command, arguments)
+
+    def test_companyGroupSupporter(self):
+        """
+        Without a server, ctl manages companies, groups, members and support
+        staff in the database; the default company owns the domain.
+        """
+        listed = self.successResultOf(self.run_(control.ListCompanies))["lines"]
+        self.assertEqual(listed, ["example-com\texample.com\texample.com"])
+        self.successResultOf(self.run_(control.AddGroup, id="sales", company="example-com", name="Sales", shared=True))
+        self.successResultOf(self.run_(control.AddMember, group="sales", jid="Alice@Example.com"))
+        self.successResultOf(self.run_(control.AddSupporter, company="example-com", jid="alice@example.com",
+                                       slug="alice", name="Alice", position=1, group="sales"))
+        groups = self.successResultOf(self.run_(control.ListGroups))["lines"]
+        self.assertEqual(groups, ["sales\texample-com\tSales\tshared\talice@example.com"])
+        failure = self.failureResultOf(self.run_(control.AddMember, group="nope", jid="bob@example.com"))
+        self.assertIn("no group", str(failure.value))

@@ -289,9 +289,10 @@ def test_psi_vcard(daemon, bob, psi, display, tmp_path):
 
     # Open the own contact's User Info (the row under the account's) with
     # the keyboard: for oneself it is the vCard editor.  Right after login
-    # Psi is still rebuilding its roster and can lose these keys (nothing
-    # gets selected), so they are sent again each second until the window
-    # is there; a second Ctrl+I on the contact only raises the same window.
+    # Psi sometimes ignores these keys (nothing gets selected; most likely
+    # its roster is still being rebuilt), so they are sent again each second
+    # until the window is there; a second Ctrl+I on the contact only raises
+    # the same window.
     roster = waitForWindow(display, "Psi")
     sent = []
 
