@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import os
 import re
+import ssl
 import time
 
 from servers import DOMAIN, PASSWORD, username
@@ -35,6 +36,7 @@ FOOTER = b"</stream:stream>"
 
 FEATURES = re.compile(rb"</stream:features>|<stream:features\s*/>")
 CHALLENGE = re.compile(rb"<challenge\b[^>]*>([^<]*)</challenge>")
+PROCEED = re.compile(rb"<proceed\b[^>]*?(?:/>|>\s*</proceed>)")
 SUCCESS = re.compile(rb"<success\b[^>]*?(?:/>|>([^<]*)</success>)")
 IQ_BIND = re.compile(rb"<iq\b[^>]*\bid=['\"]bind['\"][^>]*>.*?</iq>", re.S)
 IQ_PING = re.compile(rb"<iq\b[^>]*\bid=['\"]ping['\"][^>]*?(?:/>|>.*?</iq>)", re.S)
@@ -47,6 +49,10 @@ FAILED = re.compile(
 )
 ENDED = (b"</stream:stream>", b"<stream:error")
 BODY = re.compile(rb"<body>([0-9]+)</body>")
+# A server's XEP-0199 ping to the client (OpenMessenger checks quiet
+# connections for dead peers); answered like any client does.
+PING_IQ = re.compile(rb"<iq\b([^>]*)>\s*<ping\b")
+ATTRIBUTE = re.compile(rb"\b(id|from)=(?:'([^']*)'|\"([^\"]*)\")")
 
 
 class LoginFailed(Exception):
@@ -124,6 +130,7 @@ class Session(asyncio.Protocol):
         self.onData = self.loginData
         self.sent = 0
         self.received = 0
+        self.answered = set()
 
     # asyncio.Protocol
 
@@ -168,12 +175,22 @@ class Session(asyncio.Protocol):
         self.check()
         return await future
 
-    async def login(self, host, port, resource="bench"):
+    async def login(self, host, port, tls=None, resource="bench"):
         loop = asyncio.get_running_loop()
         await loop.create_connection(lambda: self, host, port)
         write = self.transport.write
         write(HEADER)
         await self.expect(FEATURES)
+        if tls is not None:
+            write(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            await self.expect(PROCEED)
+            self.buffer = b""
+            self.transport = await loop.start_tls(
+                self.transport, self, tls, server_hostname=DOMAIN
+            )
+            write = self.transport.write
+            write(HEADER)
+            await self.expect(FEATURES)
         scram = Scram(self.user)
         write(
             b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>"
@@ -218,16 +235,35 @@ class Session(asyncio.Protocol):
 
     def idleData(self, data):
         # Whatever an idle session receives (presence of its own resource,
-        # say) is dropped; only the end of the stream is of interest.
-        tail = self.buffer[-32:] + data
-        self.buffer = b""
+        # say) is dropped, except pings (answered) and the end of the stream.
+        tail = self.buffer + data
+        self.buffer = tail[-512:]
+        if b"urn:xmpp:ping" in tail:
+            self.answerPings(tail)
         if ENDED[0] in tail or ENDED[1] in tail:
             if not self.closing:
                 self.load.streamErrors += 1
                 self.load.noteError(tail[-300:])
+            self.buffer = b""
+
+    def answerPings(self, data):
+        for match in PING_IQ.finditer(data):
+            attributes = {k: a or b for k, a, b in ATTRIBUTE.findall(match.group(1))}
+            if b"get" not in match.group(1) or b"id" not in attributes:
+                continue
+            if attributes[b"id"] in self.answered:
+                continue  # seen in the kept tail already
+            self.answered.add(attributes[b"id"])
+            to = attributes.get(b"from", DOMAIN.encode())
+            self.transport.write(
+                b"<iq type='result' id='" + attributes[b"id"] + b"' to='" + to + b"'/>"
+            )
+            self.load.pingsAnswered += 1
 
     def messageData(self, data):
         buffer = self.buffer + data if self.buffer else data
+        if b"urn:xmpp:ping" in data:
+            self.answerPings(buffer)
         end = buffer.rfind(b"</message>")
         if end < 0:
             self.buffer = buffer if len(buffer) < 1 << 20 else b""
@@ -291,7 +327,7 @@ class Load:
     read the server's CPU time and RSS.
     """
 
-    def __init__(self, host, port, serverCPU=lambda: 0.0):
+    def __init__(self, host, port, serverCPU=lambda: 0.0, tls=False):
         """
         @param serverCPU: returns the server's CPU seconds so far, so that
             message phases can relate messages to the server's CPU time in
@@ -300,10 +336,17 @@ class Load:
         self.host = host
         self.port = port
         self.serverCPU = serverCPU
+        self.tls = None
+        if tls:
+            # STARTTLS; the servers' certificates are self-signed.
+            self.tls = ssl.create_default_context()
+            self.tls.check_hostname = False
+            self.tls.verify_mode = ssl.CERT_NONE
         self.sessions = []
         self.dropped = 0
         self.streamErrors = 0
         self.messageErrors = 0
+        self.pingsAnswered = 0
         self.errors = []
         self.latencies = []
         self.closedLoop = False
@@ -329,7 +372,7 @@ class Load:
                 session = Session(self, index)
                 started = time.perf_counter()
                 try:
-                    await asyncio.wait_for(session.login(self.host, self.port), 60)
+                    await asyncio.wait_for(session.login(self.host, self.port, self.tls), 60)
                 except (LoginFailed, OSError, asyncio.TimeoutError) as e:
                     failures.append(f"{session.user}: {type(e).__name__}: {e}")
                     if session.transport is not None:

@@ -47,6 +47,8 @@ def parseArguments(argv=None):
                    help="messages/s of the fixed-rate latency phase, 0 skips it (default 1000; quick 500)")
     p.add_argument("--address", default="bare,full",
                    help="message addressing to measure: bare, full or both (default %(default)s)")
+    p.add_argument("--tls", action="store_true",
+                   help="STARTTLS on every session (both servers require it then)")
     p.add_argument("--login-concurrency", type=int, default=50,
                    help="logins in progress at once (default %(default)s)")
     p.add_argument("--idle", type=float, help="seconds to sit idle before reading RSS (default 5; quick 2)")
@@ -57,9 +59,9 @@ def parseArguments(argv=None):
     p.add_argument("--repeat", type=int, default=1,
                    help="measure each server this many times, alternating the order; the table "
                         "shows the best value of each figure (default %(default)s)")
-    p.add_argument("--settle", type=float, default=120,
+    p.add_argument("--settle", type=float,
                    help="before each server, wait up to this many seconds for the machine to be "
-                        "quiet (other processes under 15%% of a CPU) (default %(default)s)")
+                        "quiet (other processes under 15%% of a CPU) (default 60; quick 5)")
     p.add_argument("--json", help="also write all figures to this file (e.g. bench/results/run.json)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, data)")
     p.add_argument("--profile", metavar="DIR",
@@ -70,7 +72,7 @@ def parseArguments(argv=None):
     quick = args.quick
     for name, full, small in [
         ("sessions", 10000, 500), ("pairs", 50, 20), ("duration", 10.0, 3.0),
-        ("rate", 1000.0, 500.0), ("idle", 5.0, 2.0),
+        ("rate", 1000.0, 500.0), ("idle", 5.0, 2.0), ("settle", 60.0, 5.0),
     ]:
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
@@ -106,6 +108,8 @@ class Meter:
             "load_cpu": usage.ru_utime + usage.ru_stime,
             "rss_kib": servers.rssKiB(self.pid),
             "machine_cpu": servers.machineBusySeconds(),
+            "server_wait": servers.runQueueWaitSeconds(self.pid),
+            "load_wait": servers.runQueueWaitSeconds(os.getpid()),
         }
 
     @staticmethod
@@ -118,6 +122,10 @@ class Meter:
         other = after["machine_cpu"] - before["machine_cpu"] - server - load
         return {
             "other_cpu_pct": max(0.0, 100 * other / wall) if wall else 0.0,
+            # Time the server (its main thread) and the generator were ready
+            # to run but another process had their CPU.
+            "server_wait_pct": 100 * (after["server_wait"] - before["server_wait"]) / wall if wall else 0.0,
+            "load_wait_pct": 100 * (after["load_wait"] - before["load_wait"]) / wall if wall else 0.0,
             "server_cpu_s": server,
             "load_cpu_s": load,
             "server_cpu_pct": 100 * server / wall if wall else 0.0,
@@ -131,7 +139,7 @@ async def measure(args, server, log):
     All phases against one running server; returns the figures.
     """
     meter = Meter(server.pid)
-    load = Load("127.0.0.1", server.port, lambda: servers.cpuSeconds(server.pid))
+    load = Load("127.0.0.1", server.port, lambda: servers.cpuSeconds(server.pid), tls=args.tls)
     results = {"version": server.version()}
     phases = results["phases"] = {}
     await asyncio.sleep(1.0)
@@ -162,6 +170,9 @@ async def measure(args, server, log):
         log(f"    RSS {start['rss_kib'] / 1024:.1f} MiB at start, {idle['rss_kib'] / 1024:.1f} MiB "
             f"with {len(load.sessions)} sessions: {idle['rss_per_session_kib']:.1f} KiB per session")
 
+        if len(load.sessions) < 2 * args.pairs:
+            raise RuntimeError(f"only {len(load.sessions)} sessions logged in; "
+                               f"{args.pairs} pairs need {2 * args.pairs}")
         for address in args.address:
             with Profiler(args, server, f"saturate_{address}", log):
                 figures = await load.saturate(args.pairs, args.window, args.duration, address)
@@ -173,7 +184,15 @@ async def measure(args, server, log):
 
         results["dropped_sessions"] = load.dropped
         results["stream_errors"] = load.streamErrors
-        figures = await load.logoutAll(timeout=max(30, args.sessions / 100))
+        results["server_pings_answered"] = load.pingsAnswered
+        log(f"    sessions dropped by the server: {load.dropped}, stream errors: "
+            f"{load.streamErrors}, server pings answered: {load.pingsAnswered}")
+        with Profiler(args, server, "logout", log):
+            figures = await load.logoutAll(timeout=max(30, args.sessions / 100))
+            # Work the server does after the connections are gone (writing
+            # last activity, say) belongs to the logout too: wait until it
+            # is idle.
+            figures["settle_seconds"] = await settle(server.pid, limit=60)
         before = record("logout", figures, before)
     finally:
         load.abortAll()
@@ -181,9 +200,10 @@ async def measure(args, server, log):
     results["server_cpu_total_s"] = end["server_cpu"] - start["server_cpu"]
     results["load_cpu_total_s"] = end["load_cpu"] - start["load_cpu"]
     results["other_cpu_max_pct"] = max(p["other_cpu_pct"] for p in phases.values())
-    if results["other_cpu_max_pct"] > 10:
-        log(f"    WARNING: other processes used up to {results['other_cpu_max_pct']:.0f}% CPU "
-            "during a phase; these figures are disturbed")
+    results["wait_max_pct"] = max(max(p["server_wait_pct"], p["load_wait_pct"]) for p in phases.values())
+    if results["wait_max_pct"] > 5:
+        log(f"    WARNING: other processes kept the server or the generator from its CPU up to "
+            f"{results['wait_max_pct']:.0f}% of a phase; these figures are disturbed")
     results["errors"] = load.errors
     if load.errors:
         log(f"    errors seen: {load.errors}")
@@ -232,9 +252,26 @@ class Profiler:
             self.log(f"    profile: {self.output}")
 
 
+async def settle(pid, limit):
+    """
+    Wait until the server has used no CPU for a second (at most C{limit}
+    seconds); return how long that took.
+    """
+    started = time.perf_counter()
+    last = servers.cpuSeconds(pid)
+    quiet = 0
+    while time.perf_counter() - started < limit and quiet < 2:
+        await asyncio.sleep(0.5)
+        now = servers.cpuSeconds(pid)
+        quiet = quiet + 1 if now - last < 0.02 else 0
+        last = now
+    return time.perf_counter() - started
+
+
 def summarise(name, f):
     cpu = (f"server {f['server_cpu_s']:.2f} CPU s ({f['server_cpu_pct']:.0f}%), "
-           f"generator {f['load_cpu_pct']:.0f}%, other {f['other_cpu_pct']:.0f}%")
+           f"generator {f['load_cpu_pct']:.0f}%, other {f['other_cpu_pct']:.0f}%; "
+           f"waiting for a CPU: server {f['server_wait_pct']:.0f}%, generator {f['load_wait_pct']:.0f}%")
     if name == "login":
         return (f"{f['logins']} sessions in {f['seconds']:.1f} s = {f['per_second']:.0f} logins/s, "
                 f"{f['per_server_cpu_second']:.0f} per server CPU s "
@@ -246,7 +283,8 @@ def summarise(name, f):
                 f"{f['errors']} errors, {f['lost']} lost; {cpu}")
     if name == "logout":
         return (f"{f['closed']} closed in {f['seconds']:.1f} s "
-                f"({f['open_after_timeout']} still open at the timeout); {cpu}")
+                f"({f['open_after_timeout']} still open at the timeout), server idle again "
+                f"{f['settle_seconds']:.1f} s later; {cpu}")
     return str(f)
 
 
@@ -283,9 +321,11 @@ ROWS = [
     ("rate_full", "server_cpu_pct", "  server CPU", "%", "lower"),
     ("rate_full", "per_server_cpu_second", "  msgs per server CPU second", "", "higher"),
     ("logout", "seconds", "logout of all sessions", "s", "lower"),
+    ("logout", "server_cpu_s", "  server CPU, incl. work after it", "s", "lower"),
     (None, "server_cpu_total_s", "server CPU, whole run", "s", "lower"),
     (None, "load_cpu_total_s", "generator CPU, whole run", "s", "-"),
     (None, "other_cpu_max_pct", "other processes' CPU, worst phase", "%", "-"),
+    (None, "wait_max_pct", "time kept from its CPU, worst phase", "%", "-"),
 ]
 
 
@@ -376,6 +416,7 @@ def best(runs):
     for key in ("server_cpu_total_s", "load_cpu_total_s"):
         result[key] = min(r[key] for r in runs)
     result["other_cpu_max_pct"] = max(r["other_cpu_max_pct"] for r in runs)
+    result["wait_max_pct"] = max(r["wait_max_pct"] for r in runs)
     result["runs"] = len(runs)
     return result
 
@@ -421,11 +462,13 @@ def main(argv=None):
     when = datetime.datetime.now(datetime.timezone.utc)
     log(f"XMPP benchmark {when:%Y-%m-%d %H:%M} UTC on {machine()}")
     log(f"{args.sessions} sessions (logins {args.login_concurrency} at a time), {args.pairs} pairs, "
-        f"window {args.window}, {args.duration:g} s per message phase, fixed rate {args.rate:g}/s; "
+        f"window {args.window}, {args.duration:g} s per message phase, fixed rate {args.rate:g}/s, "
+        f"{'STARTTLS' if args.tls else 'no TLS'}; "
         f"server on CPU {args.server_cpu}, generator on CPU {args.load_cpu}; "
         f"file descriptor limit {hard}")
 
     runs = {name: [] for name in args.servers}
+    failed = {}
     order = []
     for r in range(args.repeat):
         order += args.servers if r % 2 == 0 else list(reversed(args.servers))
@@ -433,7 +476,9 @@ def main(argv=None):
         waitQuiet(args.settle, log)
         workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
         kwargs = {"loglevel": args.prosody_log} if name == "prosody" else {}
-        server = servers.SERVERS[name](workdir, args.port, args.server_cpu, args.sessions, **kwargs)
+        server = servers.SERVERS[name](
+            workdir, args.port, args.server_cpu, args.sessions, tls=args.tls, **kwargs
+        )
         try:
             log(f"\n{name}: creating {args.sessions} accounts in {workdir}")
             t = time.perf_counter()
@@ -441,7 +486,12 @@ def main(argv=None):
             log(f"  accounts ready in {time.perf_counter() - t:.1f} s; starting the server")
             server.start()
             log(f"  {server.version()} running as pid {server.pid}")
-            result = asyncio.run(measure(args, server, log))
+            try:
+                result = asyncio.run(measure(args, server, log))
+            except (RuntimeError, OSError) as e:
+                log(f"  {name}: measurement failed: {e}; see {server.logfile}")
+                failed[name] = str(e)
+                continue
             result["server_alive_at_end"] = server.alive()
             runs[name].append(result)
             if not server.alive():
@@ -460,6 +510,8 @@ def main(argv=None):
     results = {name: best(runs[name]) for name in args.servers if runs[name]}
     names = [n for n in args.servers if n in results]
     log("\n" + table(results, names))
+    for name, error in failed.items():
+        log(f"{name} failed at least once: {error}")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

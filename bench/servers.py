@@ -60,6 +60,18 @@ def cpuSeconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def runQueueWaitSeconds(pid):
+    """
+    Seconds the process's main thread spent runnable but waiting for a CPU
+    (/proc/PID/schedstat): time other processes took from it.
+    """
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def machineBusySeconds():
     """
     CPU seconds all CPUs of the machine spent busy (not idle, not waiting
@@ -115,12 +127,13 @@ def portFree(port):
 
 def wildcardListeners(port):
     """
-    Lines of C{ss -ltn} for anything listening on C{port} on all
-    interfaces: the system Prosody must never be started by accident.
+    Lines of C{ss -ltnp} for anything listening on C{port} on all
+    interfaces (with the owning process): the system Prosody must never be
+    started by accident.
     """
     try:
         out = subprocess.run(
-            ["ss", "-Hltn"], capture_output=True, text=True, timeout=10
+            ["ss", "-Hltnp"], capture_output=True, text=True, timeout=10
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
@@ -143,7 +156,8 @@ class Server:
     name = None
     process = None
 
-    def __init__(self, workdir, port, cpu, sessions):
+    def __init__(self, workdir, port, cpu, sessions, tls=False):
+        self.tls = tls
         self.workdir = workdir
         self.port = port
         self.cpu = cpu
@@ -236,7 +250,7 @@ class OpenMessenger(Server):
                 "[c2s]\n"
                 f"endpoint = tcp:{self.port}:interface=127.0.0.1\n"
                 "direct_tls_endpoint =\n"
-                "require_tls = false\n"
+                f"require_tls = {'true' if self.tls else 'false'}\n"
                 "auth_failures = 0\n"
                 "[http]\n"
                 # Not started by the XMPP server today; kept off the usual
@@ -326,16 +340,16 @@ plugin_paths = {{ }}
 
 authentication = "internal_hashed"
 storage = "internal"
-c2s_require_encryption = false
+c2s_require_encryption = {tls}
 s2s_require_encryption = false
 allow_unencrypted_plain_auth = false
 allow_registration = false
 certificates = "{dir}/certs"
-
+{ssl}
 -- mod_presence, mod_message, mod_iq, mod_offline and mod_c2s are always
 -- loaded; mod_limits is not loaded, so nothing throttles.
-modules_enabled = {{ "roster", "saslauth", "ping" }}
-modules_disabled = {{ "s2s", "s2s_auth_certs", "tls" }}
+modules_enabled = {{ "roster", "saslauth", "ping"{withtls} }}
+modules_disabled = {{ "s2s", "s2s_auth_certs" }}
 
 VirtualHost "{domain}"
 """
@@ -355,10 +369,23 @@ class Prosody(Server):
     def prepare(self):
         if shutil.which("prosody") is None:
             raise RuntimeError("prosody is not installed (apt-get install prosody)")
+        certs = os.path.join(self.workdir, "certs")
+        os.makedirs(certs)
+        ssl = ""
+        if self.tls:
+            # The same kind of certificate OpenMessenger makes for itself
+            # (self-signed, EC P-256), made by the same code.
+            from openmessenger.tls import makeSelfSigned
+
+            cert, key = os.path.join(certs, f"{DOMAIN}.crt"), os.path.join(certs, f"{DOMAIN}.key")
+            makeSelfSigned(cert, key, [DOMAIN])
+            ssl = f'ssl = {{ certificate = "{cert}", key = "{key}" }}\n'
         with open(self.config, "w") as f:
             f.write(PROSODY_CONFIG.format(
                 dir=self.workdir, log=self.logfile, port=self.port,
-                domain=DOMAIN, loglevel=self.loglevel,
+                domain=DOMAIN, loglevel=self.loglevel, ssl=ssl,
+                tls="true" if self.tls else "false",
+                withtls=', "tls"' if self.tls else "",
             ))
         # Prosody's "internal" storage is one Lua file per account; writing
         # them directly is what `prosodyctl register` would do, minus one
@@ -366,9 +393,6 @@ class Prosody(Server):
         hostdir = "".join(c if c.isalnum() else f"%{ord(c):02x}" for c in DOMAIN)
         accounts = os.path.join(self.workdir, "data", hostdir, "accounts")
         os.makedirs(accounts, mode=0o750)
-        # An empty certificate folder: no TLS here, and no error logged
-        # about a missing folder.
-        os.makedirs(os.path.join(self.workdir, "certs"))
         storedKey, serverKey = scramSha1Keys()
         record = (
             "return {\n"
