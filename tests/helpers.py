@@ -84,6 +84,7 @@ class FakeServer:
         )
         self.core = assemble(self.store, self.config, self.clock)
         self.factory = self.core.clientFactory(object(), self.clock)
+        self.factory.jitter = lambda: 0
         self.sessions = self.core.sessions
 
     def addUser(self, jid, password=PASSWORD):

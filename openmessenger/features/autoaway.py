@@ -106,6 +106,7 @@ class AutoAwayHandler(XMPPHandler):
         self.clock = clock
         self.now = clock.seconds if clock is not None else time.time
         self._trackers = {}
+        self._byUser = {}
         self._intervals = {}
 
     def connectionInitialized(self):
@@ -124,6 +125,7 @@ class AutoAwayHandler(XMPPHandler):
 
     def onBound(self, session):
         self._trackers[session] = _Tracker()
+        self._byUser.setdefault(session.bare, set()).add(session)
         if session.bare in self._intervals:
             return
 
@@ -136,7 +138,7 @@ class AutoAwayHandler(XMPPHandler):
         )
 
     def sessions(self, user):
-        return [s for s in self._trackers if s.bare == user]
+        return list(self._byUser.get(user, ()))
 
     def setIntervals(self, user, awayAfter, xaAfter):
         """
@@ -155,7 +157,10 @@ class AutoAwayHandler(XMPPHandler):
         tracker = self._trackers.pop(session, None)
         if tracker is not None:
             tracker.cancel()
-        if not self.sessions(session.bare):
+        sessions = self._byUser.get(session.bare, set())
+        sessions.discard(session)
+        if not sessions:
+            self._byUser.pop(session.bare, None)
             self._intervals.pop(session.bare, None)
 
     # Signals

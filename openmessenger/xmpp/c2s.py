@@ -15,6 +15,7 @@ import base64
 import binascii
 import collections
 import os
+import random
 
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.protocol import ServerFactory
@@ -465,7 +466,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
         xs.send(reply)
         xs.elementHandler = self.stanzaReceived
-        self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
+        # Spread the first check: sessions that logged in together would
+        # otherwise all be pinged in one burst.
+        quiet = self.factory.settings.dead_peer_timeout / 2
+        self.scheduleWatchdog(quiet + quiet / 4 * self.factory.jitter())
         self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_BOUND)
 
     # Dead peers: a connection can die without a word (cable pulled, laptop
@@ -738,6 +742,8 @@ class ClientFactory(ServerFactory):
     log = Logger()
     #: Log every byte in and out (C{twistd openmessenger --verbose}).
     logTraffic = False
+    #: A number in [0, 1) that spreads the first dead-peer checks.
+    jitter = staticmethod(random.random)
 
     def expired(self, session, sm):
         """

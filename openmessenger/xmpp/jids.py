@@ -10,6 +10,8 @@ addresses that reach us from the network go through L{parse}, the one place
 that normalises them; only its output is stored or compared.
 """
 
+import functools
+
 from twisted.words.protocols.jabber.jid import JID, InvalidFormat, prep
 
 MAX_PART_BYTES = 1023
@@ -30,12 +32,15 @@ def _checkPart(part, what):
         raise InvalidJID(f"{what} longer than {MAX_PART_BYTES} bytes")
 
 
+@functools.lru_cache(maxsize=8192)
 def parse(text: str) -> JID:
     """
     Parse and prepare a JID, rejecting everything RFC 7622 forbids.
 
-    The result is a fresh L{JID}: never C{internJID}, whose cache would grow
-    with every address an attacker makes up.
+    Stringprep is slow in pure Python and the same addresses come again and
+    again, so results are cached; unlike C{internJID}'s cache, this one is
+    bounded, so addresses an attacker makes up cannot grow it.  (L{JID}s are
+    not changed once made, so sharing them is safe.)
 
     @raise InvalidJID: if C{text} is not a valid JID.
     """

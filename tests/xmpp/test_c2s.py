@@ -562,6 +562,20 @@ class DeadPeerTests(SynchronousTestCase):
         self.assertIsNone(self.server.sessions.get("alice@example.com/test"))
         self.assertTrue(self.alice.transport.disconnecting)
 
+    def test_firstCheckSpread(self):
+        """
+        The first check after login comes up to a quarter of the quiet spell
+        later, so sessions that logged in together are not pinged together.
+        """
+        server = FakeServer(dead_peer_timeout=80)
+        server.factory.jitter = lambda: 0.5
+        server.addUser("carol@example.com")
+        carol = server.login("carol@example.com")
+        server.clock.advance(44)
+        self.assertEqual(carol.read(), [])
+        server.clock.advance(1)
+        self.assertEqual(carol.readOne().name, "iq")
+
     def test_anyTrafficKeepsAlive(self):
         """
         Whitespace keepalives (what Psi sends every 55 s) keep a session.
