@@ -52,11 +52,13 @@ class Directory:
     def __init__(self, store, accounts, domains):
         """
         @param store: an L{IDirectoryStore}.
-        @param accounts: the L{AccountManager}.
+        @param accounts: the L{AccountManager}; disabled accounts cannot
+            log in.
         @param domains: the domains this server serves.
         """
         self.store = store
         self.accounts = accounts
+        accounts.isEnabled = lambda user: self.profile(user).enabled
         self.domains = frozenset(domains)
         self.companies = {}
         self.groups = {}
@@ -194,6 +196,19 @@ class Directory:
         return group
 
     @defer.inlineCallbacks
+    def renameGroup(self, groupId, name, sharedRoster):
+        group = self.group(groupId)
+        changed = replace(group, name=name.strip() or group.id, sharedRoster=sharedRoster)
+        yield self.store.putGroup(changed)
+        self.groups[groupId] = changed
+        # Members see the new name, or each other appear or disappear.
+        for listener in self.membershipListeners:
+            if group.sharedRoster:
+                listener(group, (), group.members)
+            if changed.sharedRoster:
+                listener(changed, group.members, ())
+
+    @defer.inlineCallbacks
     def removeGroup(self, groupId):
         group = self.group(groupId)
         yield self.store.deleteGroup(groupId)
@@ -264,6 +279,9 @@ class Directory:
         profile = replace(self.profile(user), **changes)
         yield self.store.putProfile(profile)
         self.profiles[user] = profile
+        if not profile.enabled:
+            for session in self.accounts.sessions.sessionsOf(user):
+                session.close("not-authorized", "Account disabled.")
 
     def accountDeleted(self, user):
         """

@@ -6,6 +6,7 @@ built and wired together.
 
 import os
 import sys
+from urllib.parse import urlparse
 from dataclasses import dataclass
 
 from twisted.application import service
@@ -41,6 +42,9 @@ from openmessenger.features.offline import OfflineHandler
 from openmessenger.features.presence import PresenceHandler
 from openmessenger.features.roster import RosterHandler
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
+from openmessenger.web.admin.routes import AdminRoutes
+from openmessenger.web.pages import Pages
+from openmessenger.web.root import RootRoutes, makeSite
 from openmessenger.xmpp.accounts import AccountManager
 from openmessenger.xmpp.availability import Availability
 from openmessenger.xmpp.c2s import ClientFactory
@@ -246,6 +250,12 @@ def makeService(options):
             reactor, "direct_tls", config.c2s.direct_tls_endpoint, wrapped,
             "[c2s] direct_tls_endpoint",
         )
+    if config.http.endpoint:
+        admin = AdminRoutes(
+            Pages(), core.accounts, core.directory, core.availability, config.server.admins,
+            connectionInfo(config, certificate), reactor,
+        )
+        top.listen(reactor, "http", config.http.endpoint, makeSite(RootRoutes(admin)), "[http] endpoint")
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True
     )
@@ -266,6 +276,23 @@ def makeService(options):
         domain=config.server.domain[0],
     )
     return top
+
+
+def connectionInfo(config, certificate):
+    """
+    What the download page tells users about connecting.
+    """
+    def port(endpoint):
+        parts = endpoint.split(":")
+        return parts[1] if len(parts) > 1 and parts[1].isdigit() else ""
+
+    host = urlparse(config.http.public_url).hostname or config.server.domain[0]
+    return {
+        "host": host,
+        "port": port(config.c2s.endpoint),
+        "tlsPort": port(config.c2s.direct_tls_endpoint),
+        "fingerprint": tls.fingerprint(certificate),
+    }
 
 
 def _ctlCommand():

@@ -49,6 +49,7 @@ class Daemon:
         self.domain = domain
         self.port = freePort()
         self.tlsPort = freePort()
+        self.httpPort = freePort()
         self.config = os.path.join(self.directory, "openmessenger.conf")
         self.logFile = os.path.join(self.directory, "twistd.log")
         self.process = None
@@ -58,6 +59,8 @@ class Daemon:
                 f"[c2s]\nendpoint = tcp:{self.port}:interface=127.0.0.1\n"
                 f"direct_tls_endpoint = tcp:{self.tlsPort}:interface=127.0.0.1\n"
                 f"require_tls = {'true' if requireTLS else 'false'}\n"
+                f"[http]\nendpoint = tcp:{self.httpPort}:interface=127.0.0.1\n"
+                f"public_url = http://127.0.0.1:{self.httpPort}\n"
                 f"{extra}\n"
             )
 

@@ -50,12 +50,12 @@ class MakeServiceTests(SynchronousTestCase):
     def test_services(self):
         """
         The service has the database pool and one listener each for STARTTLS,
-        direct TLS and the control socket.
+        direct TLS, the web pages and the control socket.
         """
         options, top = self.makeService()
-        self.assertEqual(sorted(top.ports), ["c2s", "control", "direct_tls"])
+        self.assertEqual(sorted(top.ports), ["c2s", "control", "direct_tls", "http"])
         listeners = [s for s in top if isinstance(s, StreamServerEndpointService)]
-        self.assertEqual(len(listeners), 3)
+        self.assertEqual(len(listeners), 4)
         self.assertEqual(top.core.domains, ("example.com", "example.org"))
 
     def test_firstStart(self):

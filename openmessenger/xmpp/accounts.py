@@ -29,6 +29,8 @@ class AccountManager:
         self.names = set()
         #: Called with the address of each deleted account.
         self.deletedListeners = []
+        #: Whether an account may log in (the directory can disable one).
+        self.isEnabled = lambda user: True
 
     @defer.inlineCallbacks
     def load(self):

@@ -428,6 +428,9 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
 
     def succeeded(self, user, additional):
         self.exchange = None
+        if not self.factory.accounts.isEnabled(user.userhost()):
+            # Only after the password proved right: nobody learns otherwise.
+            return self.saslFailure("account-disabled", "This account is disabled.")
         self.user = user
         self.xmlstream.send(_element(NS_SASL, "success", additional))
         self.xmlstream.reset(self.factory.settings.max_stanza_size)

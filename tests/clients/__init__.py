@@ -374,6 +374,12 @@ class Contact:
         """
         return self.call(lambda: self.client.client_roster[jid]["subscription"])
 
+    def resources(self, jid):
+        """
+        The resources of C{jid} that this contact sees available, sorted.
+        """
+        return self.call(lambda: sorted(self.client.client_roster[jid].resources))
+
     def befriend(self, other):
         """
         Exchange presence subscriptions with the L{Contact} C{other} (both

@@ -13,6 +13,8 @@ import time
 import pytest
 
 from tests.clients import (
+    CLIENT,
+    STANZAS,
     VCARD,
     XServer,
     requireTools,
@@ -33,16 +35,13 @@ from tests.clients.conftest import ALICE, BOB
 #: The resource Psi binds (set in the generated profile).
 RESOURCE = "psi-test"
 
-#: What Psi asks at login that the daemon does not implement and answers
-#: with service-unavailable: privacy lists (XEP-0016).  Psi copes with that
-#: silently (/work/shared/psi-login.md), but it is also why Psi 1.5 offers
-#: no blocking: its contact menu's "Block" works through privacy lists only
-#: (Psi 1.5 knows nothing of XEP-0191) and stays greyed out.
-UNIMPLEMENTED = {
-    "jabber:iq:privacy",
-}
+#: What Psi asks that the daemon does not implement (and may answer with
+#: service-unavailable): nothing any more.  Privacy lists (XEP-0016), the
+#: last one, are there now; Psi 1.5 blocks through them only.
+UNIMPLEMENTED = set()
 
-PRIVACY = "{jabber:iq:privacy}query"
+NS_PRIVACY = "jabber:iq:privacy"
+PRIVACY = f"{{{NS_PRIVACY}}}query"
 PRIVATE = "{jabber:iq:private}query"
 DISCO_INFO = "{http://jabber.org/protocol/disco#info}query"
 CARBONS = "{urn:xmpp:carbons:2}enable"
@@ -89,10 +88,54 @@ def describe(daemon):
     ) or "Psi did not connect"
 
 
+def privacyChange(request):
+    """
+    What a C{jabber:iq:privacy} request is about: its C{list}, C{default}
+    or C{active} element, or C{None} for a get of the list names.
+    """
+    query = request.find(PRIVACY)
+    return None if query is None or len(query) == 0 else query[0]
+
+
+def privacySets(connection):
+    """
+    The privacy list changes (C{jabber:iq:privacy} sets) Psi sent, in order.
+    """
+    return [r for r in connection.requests() if r.get("type") == "set" and r.find(PRIVACY) is not None]
+
+
+def denied(request):
+    """
+    The JIDs that the privacy list set by C{request} denies.
+    """
+    change = privacyChange(request)
+    return [
+        item.get("value") for item in change.findall(f"{{{NS_PRIVACY}}}item")
+        if item.get("type") == "jid" and item.get("action") == "deny"
+    ]
+
+
+def privacyReady(connection):
+    """
+    Whether Psi has set up its privacy lists: with none stored, it creates
+    its list "blocked", makes it the default and the active list (three
+    sets at once), and fetches the list again when the daemon announces the
+    change.  Until then its "Block" does nothing but create that list.
+    """
+    requests = connection.requests()
+    changes = [privacyChange(r) for r in privacySets(connection)]
+    fetched = [privacyChange(r) for r in requests if r.get("type") == "get" and r.find(PRIVACY) is not None]
+    return (
+        any(c is not None and c.tag == f"{{{NS_PRIVACY}}}active" for c in changes)
+        and any(c is not None and c.tag == f"{{{NS_PRIVACY}}}list" for c in fetched)
+    )
+
+
 def waitForLogin(daemon, display):
     """
-    Wait until Psi has logged in and got all its login requests answered,
-    with no window but the roster open at any time; return its connection.
+    Wait until Psi has logged in, set up its privacy lists and got all its
+    requests answered, with no window but the roster open at any time;
+    return its connection.
     """
 
     def loggedIn():
@@ -106,8 +149,11 @@ def waitForLogin(daemon, display):
         asked = {child.tag for request in connection.requests() for child in request}
         # Psi's last login requests (privacy lists, bookmarks, the server's
         # disco#info, then carbons and the own vCard, which the server
-        # advertises) follow its initial presence.
+        # advertises) follow its initial presence; the set-up of its
+        # privacy lists comes last.
         if not {PRIVACY, PRIVATE, DISCO_INFO, CARBONS, VCARD_ELEMENT} <= asked:
+            return None
+        if not privacyReady(connection):
             return None
         if connection.unanswered():
             return None
@@ -124,6 +170,78 @@ def vCardNames(vcard):
     The full name and the nickname in a C{vcard-temp} C{vCard} element.
     """
     return vcard.findtext(f"{{{VCARD}}}FN"), vcard.findtext(f"{{{VCARD}}}NICKNAME")
+
+
+#: Where "Block" (or, for a blocked contact, "Unblock": the same checkable
+#: item) is in Psi 1.5's menu for a contact in the roster, counting the
+#: items that the arrow keys stop at: Send Message, Send File, User Info,
+#: History, Rename, Remove, Group, Block.  (There is no "Receive Incoming
+#: Event" above them while no message from the contact waits, and no
+#: "Voice Call": this Psi has no A/V support.)
+BLOCK_ITEM = 8
+
+
+def contactMenu(display, roster):
+    """
+    Open Psi's context menu for bob (the fourth row of the roster, after
+    the account, alice herself and the group "General") with the keyboard,
+    and return the menu's window.  As with "User Info", Psi sometimes
+    ignores the keys for a moment, so they are sent again each second until
+    the menu is there.
+    """
+    sent = []
+
+    def menu():
+        popups = [w for w in xdotool(display, "search", "--onlyvisible", "--name", "^Psi$").split()
+                  if w != roster]
+        if popups:
+            return popups[-1]
+        if not sent or time.monotonic() - sent[-1] > 1:
+            sent.append(time.monotonic())
+            xdotool(display, "windowfocus", "--sync", roster)
+            xdotool(display, "key", "Home", "Down", "Down", "Down", "Menu")
+        return None
+
+    return waitFor(menu, "Psi's menu for bob", diagnose=lambda: visibleWindows(display))
+
+
+def chooseBlockItem(display, roster):
+    """
+    Open bob's menu and move to its "Block"/"Unblock" item (highlighted,
+    not yet chosen); return the menu's window.
+    """
+    menu = contactMenu(display, roster)
+    xdotool(display, "key", *["Down"] * BLOCK_ITEM)
+    return menu
+
+
+def choose(display, menu):
+    """
+    Choose the highlighted item of a menu (Return) and wait for the menu to
+    close.
+    """
+    xdotool(display, "key", "Return")
+    waitFor(lambda: menu not in xdotool(display, "search", "--onlyvisible", "--name", "^Psi$").split(),
+            "Psi's menu to close", diagnose=lambda: visibleWindows(display))
+
+
+def answered(daemon, find, after):
+    """
+    Wait until Psi has sent a privacy list change, after its first C{after}
+    ones, for which C{find(request)} is true, and the daemon has answered
+    it; return its position among Psi's changes, the request and the answer.
+    """
+
+    def done():
+        connection = session(daemon)
+        changes = privacySets(connection)
+        for position in range(after, len(changes)):
+            request = changes[position]
+            if find(request) and connection.answer(request) is not None:
+                return position, request, connection.answer(request)
+        return None
+
+    return waitFor(done, "Psi's privacy list change to be answered", diagnose=lambda: describe(daemon))
 
 
 @pytest.fixture(autouse=True)
@@ -258,9 +376,9 @@ def test_psi_login_and_chat(daemon, bob, psi, display, tmp_path):
     assert delivered.get("from") == full
 
     # Over the whole session: every request Psi sent was answered, and Psi
-    # got no stream error, no SASL failure and no stanza error but
-    # service-unavailable for privacy lists, which the daemon does not
-    # implement; and it shows no window but the roster and the chat.
+    # got no stream error, no SASL failure and no stanza error at all (not
+    # even for its privacy list set-up); and it shows no window but the
+    # roster and the chat.
     assert psi.poll() is None, "Psi exited"
     assert connection.unanswered() == [], connection.transcript()
     assert connection.problems(UNIMPLEMENTED) == [], connection.transcript()
@@ -355,10 +473,97 @@ def test_psi_vcard(daemon, bob, psi, display, tmp_path):
     # The daemon stored it: bob reads the new vCard.
     assert vCardNames(bob.vCard(alice)) == (fullName, nickname)
 
-    # Over the whole session: every request answered, no error but
-    # service-unavailable for privacy lists, no internal error logged.
+    # Over the whole session: every request answered, no stanza error, no
+    # internal error logged.
     connection = session(daemon)
     assert psi.poll() is None, "Psi exited"
     assert connection.unanswered() == [], connection.transcript()
     assert connection.problems(UNIMPLEMENTED) == [], connection.transcript()
+    assert serverFailures(daemon) == []
+
+
+@pytest.mark.clients
+def test_psi_block(daemon, bob, psi, display, tmp_path):
+    """Psi blocks bob from his contact menu through its privacy list (bob's message bounces, he sees alice go offline) and unblocks him the same way (his message reaches Psi, he sees her online)."""
+    alice = ALICE[0]
+    full = f"{alice}/{RESOURCE}"
+    screenshots = screenshotDirectory(tmp_path)
+
+    # At login Psi made its list "blocked" (allowing everything) the default
+    # and the active one, and the daemon said yes to each step.
+    connection = waitForLogin(daemon, display)
+    setUp = privacySets(connection)
+    assert [(privacyChange(r).tag, privacyChange(r).get("name")) for r in setUp] == [
+        (f"{{{NS_PRIVACY}}}list", "blocked"),
+        (f"{{{NS_PRIVACY}}}default", "blocked"),
+        (f"{{{NS_PRIVACY}}}active", "blocked"),
+    ], connection.transcript()
+    assert [connection.answer(r).get("type") for r in setUp] == ["result"] * 3, connection.transcript()
+    waitFor(lambda: RESOURCE in bob.resources(alice), "bob to see Psi online")
+
+    # Block: bob's menu, "Block" (there is no confirmation).  Psi sends bob
+    # its unavailable presence itself, then its list with a deny item for
+    # him on top.
+    roster = waitForWindow(display, "Psi")
+    choose(display, chooseBlockItem(display, roster))
+    position, block, answer = answered(daemon, lambda r: BOB[0] in denied(r), after=len(setUp))
+    assert answer.get("type") == "result", session(daemon).transcript()
+    assert privacyChange(block).get("name") == "blocked"
+    assert denied(block) == [BOB[0]]
+
+    # bob sees alice go offline: besides Psi's own goodbye (with a status),
+    # the daemon sends him her unavailable presence.
+    waitFor(lambda: RESOURCE not in bob.resources(alice), "bob to see Psi offline")
+    bobs = traffic(daemon).of(bob.fullJID)
+    goodbyes = [p for p in bobs.sentStanzas("presence", type="unavailable") if p.get("from") == full]
+    assert any(p.find(f"{{{CLIENT}}}status") is None for p in goodbyes), bobs.transcript()
+
+    # A message from bob bounces with service-unavailable and never reaches
+    # Psi, which opens no window.
+    blockedText = uniqueText("Hello while blocked")
+    bob.send(alice, blockedText)
+    [bounce] = waitFor(
+        lambda: [m for m in traffic(daemon).of(bob.fullJID).messagesSent(blockedText)
+                 if m.get("type") == "error"],
+        "bob's message to bounce", diagnose=lambda: traffic(daemon).of(bob.fullJID).transcript(),
+    )
+    assert bounce.find(f"{{{CLIENT}}}error/{{{STANZAS}}}service-unavailable") is not None
+    assert session(daemon).messagesSent(blockedText) == []
+    assert bob.received(blockedText) is None
+    assert windowTitles(display) == ["Psi"]
+
+    # The same menu item now reads "Unblock" (the picture shows it);
+    # choosing it sends the list without bob.
+    menu = chooseBlockItem(display, roster)
+    screenshotX(display, os.path.join(screenshots, "psi-block.png"))
+    choose(display, menu)
+    _, unblock, answer = answered(
+        daemon, lambda r: privacyChange(r).tag == f"{{{NS_PRIVACY}}}list", after=position + 1,
+    )
+    assert answer.get("type") == "result", session(daemon).transcript()
+    assert privacyChange(unblock).get("name") == "blocked"
+    assert denied(unblock) == []
+
+    # bob sees alice online again, and his next message reaches Psi, whose
+    # chat window opens.
+    waitFor(lambda: RESOURCE in bob.resources(alice), "bob to see Psi online again")
+    welcome = uniqueText("Hello after unblock")
+    bob.send(alice, welcome)
+    [delivered] = waitFor(lambda: session(daemon).messagesSent(welcome), "bob's message sent to Psi")
+    assert delivered.get("from") == bob.fullJID
+    waitFor(lambda: windowTitles(display) == ["Psi", "bob@localhost"], "Psi's chat window with bob",
+            diagnose=lambda: visibleWindows(display))
+
+    # Over the whole session: every privacy list change Psi sent got a
+    # result, every request was answered, no stanza error reached Psi, it
+    # showed no other window (no error popup), and the daemon logged no
+    # internal error.
+    connection = session(daemon)
+    changes = privacySets(connection)
+    assert [connection.answer(r).get("type") for r in changes] == ["result"] * len(changes)
+    assert len(changes) == len(setUp) + 2, connection.transcript()
+    assert psi.poll() is None, "Psi exited"
+    assert connection.unanswered() == [], connection.transcript()
+    assert connection.problems(UNIMPLEMENTED) == [], connection.transcript()
+    assert windowTitles(display) == ["Psi", "bob@localhost"]
     assert serverFailures(daemon) == []

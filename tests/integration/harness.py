@@ -44,7 +44,7 @@ class Server:
                 f"[server]\ndomain = {DOMAIN}\ndata_dir = data\n"
                 "[c2s]\nendpoint = tcp:0:interface=127.0.0.1\n"
                 "direct_tls_endpoint = tcp:0:interface=127.0.0.1\n"
-                f"{c2s}\n{extra}\n"
+                f"{c2s}\n[http]\nendpoint = tcp:0:interface=127.0.0.1\n{extra}\n"
             )
 
     @property

@@ -1,0 +1,3 @@
+"""
+The administration pages: users, groups, support staff, download.
+"""

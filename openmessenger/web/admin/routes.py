@@ -1,0 +1,419 @@
+# -*- test-case-name: tests.web.test_admin -*-
+"""
+The administration pages.
+
+Company administrators manage their own company's users, groups and
+support staff; operators (C{[server] admins}) manage every company; other
+users see the download page with their connection settings.  Nothing
+changes on GET; every POST carries the CSRF token.  Whatever belongs to
+another company is answered 404, as if it did not exist.
+"""
+
+from urllib.parse import quote
+
+from klein import Klein
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from openmessenger.directory import DirectoryError
+from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
+from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
+from openmessenger.xmpp import sasl
+
+STATES = ("online", "away", "xa", "dnd", "offline")
+
+
+class Forbidden(Exception):
+    pass
+
+
+class NotFound(Exception):
+    pass
+
+
+def form(request):
+    return {
+        key.decode("utf-8", "replace"): values[-1].decode("utf-8", "replace").strip()
+        for key, values in request.args.items()
+    }
+
+
+def redirect(request, path):
+    request.setResponseCode(303)
+    request.setHeader(b"location", path.encode("utf-8"))
+    return b""
+
+
+def guarded(handler):
+    """
+    Run a page handler for a logged-in user, turning our errors into
+    the right answers; on POST, check the CSRF token first.
+    """
+
+    def run(self, request, *args, **kwargs):
+        session = self.session(request)
+        if session is None:
+            return redirect(request, "/admin/login")
+        if request.method == b"POST" and not validToken(session, form(request)):
+            request.setResponseCode(403)
+            return self.page(request, "message.html", session,
+                             message="The form expired; please try again.")
+        d = defer.maybeDeferred(handler, self, request, session, *args, **kwargs)
+
+        def failed(failure):
+            if failure.check(NotFound):
+                request.setResponseCode(404)
+                return self.page(request, "message.html", session, message="Not found.")
+            if failure.check(Forbidden):
+                request.setResponseCode(403)
+                return self.page(request, "message.html", session, message="You may not do this.")
+            return failure
+
+        return d.addErrback(failed)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+
+class AdminRoutes:
+    app = Klein()
+    log = Logger()
+
+    def __init__(self, pages, accounts, directory, availability, operators, connection, clock=None):
+        """
+        @param connection: what the download page tells clients: a dict
+            with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
+        """
+        self.pages = pages
+        self.accounts = accounts
+        self.directory = directory
+        self.availability = availability
+        self.operators = frozenset(operators)
+        self.connection = connection
+        self.sessions = Sessions(clock)
+        self.throttle = LoginThrottle(clock)
+
+    # Who is asking
+
+    def session(self, request):
+        session = self.sessions.get(request)
+        if session is None or session.user is None:
+            return None
+        if not self.accounts.exists(session.user) or not self.directory.profile(session.user).enabled:
+            self.sessions.end(session)
+            return None
+        return session
+
+    def isOperator(self, user):
+        return user in self.operators
+
+    def isCompanyAdmin(self, user):
+        return self.isOperator(user) or self.directory.profile(user).companyAdmin
+
+    def managedCompany(self, request, session):
+        """
+        The company the page is about: the user's own, or for operators the
+        one asked for.
+        """
+        if not self.isCompanyAdmin(session.user):
+            raise Forbidden()
+        if self.isOperator(session.user):
+            asked = form(request).get("company")
+            if asked:
+                company = self.directory.companies.get(asked)
+                if company is None:
+                    raise NotFound()
+                return company
+        company = self.directory.companyOf(session.user)
+        if company is None:
+            if self.directory.companies and self.isOperator(session.user):
+                return sorted(self.directory.companies.values(), key=lambda c: c.id)[0]
+            raise NotFound()
+        return company
+
+    def page(self, request, name, session=None, **context):
+        return self.pages.render(
+            request, name, session=session, csrf=session.csrf if session else "",
+            isAdmin=bool(session and self.isCompanyAdmin(session.user)), **context
+        )
+
+    # Logging in and out
+
+    @app.route("/login", methods=["GET"])
+    def loginForm(self, request, error=None):
+        session = self.sessions.get(request)
+        if session is None:
+            session = self.sessions.create()
+            self.sessions.setCookie(request, session)
+        return self.pages.render(request, "login.html", session=None, csrf=session.csrf,
+                                 isAdmin=False, error=error)
+
+    @app.route("/login", methods=["POST"])
+    @defer.inlineCallbacks
+    def login(self, request):
+        values = form(request)
+        anonymous = self.sessions.get(request)
+        if not validToken(anonymous, values):
+            request.setResponseCode(403)
+            return self.loginForm(request, "The form expired; please try again.")
+        address = request.getClientAddress()
+        address = getattr(address, "host", str(address))
+        try:
+            user = self.accounts.prepare(values.get("address", ""))
+        except ValueError:
+            user = values.get("address", "")
+        if not self.throttle.allowed(address, user):
+            request.setResponseCode(429)
+            return self.loginForm(request, "Too many attempts; please wait a minute.")
+        credentials = yield self.accounts.getCredentials(user) if self.accounts.exists(user) else None
+        if (
+            credentials is None
+            or not sasl.checkPassword(credentials, values.get("password", ""))
+            or not self.directory.profile(user).enabled
+        ):
+            self.throttle.failed(address, user)
+            request.setResponseCode(401)
+            return self.loginForm(request, "Wrong address or password.")
+        self.sessions.end(anonymous)
+        session = self.sessions.create(user)
+        self.sessions.setCookie(request, session)
+        return redirect(request, "/admin/")
+
+    @app.route("/logout", methods=["POST"])
+    @guarded
+    def logout(self, request, session):
+        self.sessions.end(session)
+        return redirect(request, "/admin/login")
+
+    @app.route("/", methods=["GET"])
+    @guarded
+    def home(self, request, session):
+        return redirect(request, "/admin/users" if self.isCompanyAdmin(session.user) else "/admin/download")
+
+    # Users
+
+    def companyUser(self, company, jid):
+        """
+        A user of C{company}, or L{NotFound} (also for other companies').
+        """
+        try:
+            user = self.accounts.prepare(jid)
+        except ValueError:
+            raise NotFound() from None
+        if user.rpartition("@")[2] not in company.domains or not self.accounts.exists(user):
+            raise NotFound()
+        return user
+
+    @app.route("/users", methods=["GET"])
+    @guarded
+    @defer.inlineCallbacks
+    def users(self, request, session, message=None):
+        company = self.managedCompany(request, session)
+        users = []
+        for domain in company.domains:
+            for user in (yield self.accounts.list(domain)):
+                profile = self.directory.profile(user)
+                users.append({
+                    "jid": user, "name": self.directory.displayName(user),
+                    "state": self.availability.stateOf(user),
+                    "enabled": profile.enabled, "admin": profile.companyAdmin,
+                })
+        return self.page(request, "users.html", session, company=company, users=users,
+                         message=message, query=self.companyQuery(session, company))
+
+    def companyQuery(self, session, company):
+        return f"?company={quote(company.id)}" if self.isOperator(session.user) else ""
+
+    @app.route("/users", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def createUser(self, request, session):
+        company = self.managedCompany(request, session)
+        values = form(request)
+        domain = values.get("domain") if values.get("domain") in company.domains else company.domains[0]
+        try:
+            user = yield self.accounts.create(f"{values.get('name', '')}@{domain}", values.get("password", ""))
+            if values.get("display"):
+                yield self.directory.setProfile(user, displayName=values["display"][:200])
+        except (ValueError, AccountExists, DirectoryError) as e:
+            request.setResponseCode(400)
+            message = "This account exists already." if isinstance(e, AccountExists) else str(e)
+            return (yield self.users(request, message=message))
+        return redirect(request, "/admin/users" + self.companyQuery(session, company))
+
+    @app.route("/users/<jid>", methods=["GET"])
+    @guarded
+    def user(self, request, session, jid, message=None):
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        return self.page(request, "user.html", session, company=company, jid=user,
+                         profile=self.directory.profile(user), state=self.availability.stateOf(user),
+                         message=message, query=self.companyQuery(session, company))
+
+    @app.route("/users/<jid>", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def updateUser(self, request, session, jid):
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        values = form(request)
+        enabled = values.get("enabled") == "on"
+        admin = values.get("admin") == "on"
+        if user == session.user and not (enabled and admin) and not self.isOperator(user):
+            raise Forbidden()  # no locking yourself out
+        yield self.directory.setProfile(
+            user, displayName=values.get("display", "")[:200], enabled=enabled, companyAdmin=admin
+        )
+        if not enabled:
+            self.sessions.endUser(user)
+        return self.user(request, jid=user, message="Saved.")
+
+    @app.route("/users/<jid>/password", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def resetPassword(self, request, session, jid):
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        try:
+            yield self.accounts.setPassword(user, form(request).get("password", ""))
+        except ValueError as e:
+            request.setResponseCode(400)
+            return self.user(request, jid=user, message=str(e))
+        return self.user(request, jid=user, message="Saved.")
+
+    @app.route("/users/<jid>/delete", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def deleteUser(self, request, session, jid):
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        if user == session.user:
+            raise Forbidden()
+        try:
+            yield self.accounts.delete(user)
+        except NoSuchAccount:
+            raise NotFound() from None
+        self.sessions.endUser(user)
+        return redirect(request, "/admin/users" + self.companyQuery(session, company))
+
+    # Groups and support staff
+
+    def companyGroup(self, company, groupId):
+        group = self.directory.groups.get(groupId)
+        if group is None or group.company != company.id:
+            raise NotFound()
+        return group
+
+    @app.route("/groups", methods=["GET"])
+    @guarded
+    def groups(self, request, session, message=None):
+        company = self.managedCompany(request, session)
+        groups = sorted((g for g in self.directory.groups.values() if g.company == company.id),
+                        key=lambda g: g.id)
+        return self.page(request, "groups.html", session, company=company, groups=groups,
+                         message=message, query=self.companyQuery(session, company))
+
+    @app.route("/groups", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def createGroup(self, request, session):
+        company = self.managedCompany(request, session)
+        values = form(request)
+        try:
+            yield self.directory.addGroup(values.get("id", ""), company.id, values.get("name", "")[:200],
+                                          values.get("shared") == "on")
+        except DirectoryError as e:
+            request.setResponseCode(400)
+            return self.groups(request, message=str(e))
+        return redirect(request, "/admin/groups" + self.companyQuery(session, company))
+
+    @app.route("/groups/<groupId>", methods=["GET"])
+    @guarded
+    def group(self, request, session, groupId, message=None):
+        company = self.managedCompany(request, session)
+        group = self.companyGroup(company, groupId)
+        supporters = [s for s in self.directory.supportersOf(group.id)]
+        members = [{"jid": m, "name": self.directory.displayName(m),
+                    "state": self.availability.stateOf(m)} for m in group.members]
+        return self.page(request, "group.html", session, company=company, group=group,
+                         members=members, supporters=supporters, message=message,
+                         query=self.companyQuery(session, company))
+
+    def changeGroup(self, request, session, groupId, change):
+        company = self.managedCompany(request, session)
+        group = self.companyGroup(company, groupId)
+        d = defer.maybeDeferred(change, company, group, form(request))
+
+        def failed(failure):
+            failure.trap(DirectoryError, ValueError)
+            request.setResponseCode(400)
+            return self.group(request, groupId=group.id, message=str(failure.value))
+
+        d.addCallbacks(lambda _: self.group(request, groupId=group.id, message="Saved."), failed)
+        return d
+
+    @app.route("/groups/<groupId>", methods=["POST"])
+    @guarded
+    def updateGroup(self, request, session, groupId):
+        def change(company, group, values):
+            return self.directory.renameGroup(group.id, values.get("name", "")[:200],
+                                              values.get("shared") == "on")
+
+        return self.changeGroup(request, session, groupId, change)
+
+    @app.route("/groups/<groupId>/delete", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def deleteGroup(self, request, session, groupId):
+        company = self.managedCompany(request, session)
+        group = self.companyGroup(company, groupId)
+        yield self.directory.removeGroup(group.id)
+        return redirect(request, "/admin/groups" + self.companyQuery(session, company))
+
+    @app.route("/groups/<groupId>/members", methods=["POST"])
+    @guarded
+    def addMember(self, request, session, groupId):
+        def change(company, group, values):
+            return self.directory.addMember(group.id, self.companyUser(company, values.get("jid", "")))
+
+        return self.changeGroup(request, session, groupId, change)
+
+    @app.route("/groups/<groupId>/members/<jid>/delete", methods=["POST"])
+    @guarded
+    def removeMember(self, request, session, groupId, jid):
+        def change(company, group, values):
+            return self.directory.removeMember(group.id, self.companyUser(company, jid))
+
+        return self.changeGroup(request, session, groupId, change)
+
+    @app.route("/groups/<groupId>/supporters", methods=["POST"])
+    @guarded
+    def addSupporter(self, request, session, groupId):
+        def change(company, group, values):
+            user = self.companyUser(company, values.get("jid", ""))
+            position = values.get("position", "0")
+            if not position.lstrip("-").isdigit():
+                raise ValueError("The order is a number.")
+            return self.directory.addSupporter(
+                company.id, user, values.get("slug") or user.partition("@")[0],
+                values.get("name", "")[:200], int(position), group.id,
+            )
+
+        return self.changeGroup(request, session, groupId, change)
+
+    @app.route("/groups/<groupId>/supporters/<jid>/delete", methods=["POST"])
+    @guarded
+    def removeSupporter(self, request, session, groupId, jid):
+        def change(company, group, values):
+            return self.directory.removeSupporter(company.id, self.companyUser(company, jid))
+
+        return self.changeGroup(request, session, groupId, change)
+
+    # Download
+
+    @app.route("/download", methods=["GET"])
+    @guarded
+    def download(self, request, session):
+        return self.page(request, "download.html", session, jid=session.user,
+                         company=self.directory.companyOf(session.user), **self.connection)

@@ -1,0 +1,101 @@
+# -*- test-case-name: tests.web.test_i18n -*-
+"""
+German and English for every page: one catalogue per language, keyed by the
+English text; the language comes from C{?lang=}, then a cookie the admin
+pages set, then C{Accept-Language}.
+"""
+
+LANGUAGES = ("en", "de")
+
+GERMAN = {
+    "Administration": "Verwaltung",
+    "Log in": "Anmelden",
+    "Log out": "Abmelden",
+    "Address": "Adresse",
+    "Password": "Passwort",
+    "Wrong address or password.": "Adresse oder Passwort falsch.",
+    "Too many attempts; please wait a minute.": "Zu viele Versuche; bitte eine Minute warten.",
+    "Users": "Benutzerverwaltung",
+    "Groups": "Gruppenverwaltung",
+    "Download": "Download",
+    "User": "Benutzer",
+    "Display name": "Anzeigename",
+    "State": "Status",
+    "Enabled": "Aktiv",
+    "Disabled": "Deaktiviert",
+    "Company admin": "Firmenadministrator",
+    "Create user": "Benutzer anlegen",
+    "User name": "Benutzername",
+    "Save": "Speichern",
+    "Delete": "Löschen",
+    "Reset password": "Passwort zurücksetzen",
+    "New password": "Neues Passwort",
+    "Create group": "Gruppe anlegen",
+    "Group ID": "Gruppen-ID",
+    "Name": "Name",
+    "Members": "Mitglieder",
+    "Add member": "Mitglied hinzufügen",
+    "Remove": "Entfernen",
+    "Shared roster": "Gemeinsame Kontaktliste",
+    "Support staff": "Supportmitarbeiter",
+    "Add supporter": "Supportmitarbeiter hinzufügen",
+    "Shown to visitors as": "Für Besucher angezeigt als",
+    "Order": "Reihenfolge",
+    "URL name": "URL-Name",
+    "online": "online",
+    "away": "kurz abwesend",
+    "xa": "länger abwesend",
+    "dnd": "bitte nicht stören",
+    "offline": "offline",
+    "yes": "ja",
+    "no": "nein",
+    "Saved.": "Gespeichert.",
+    "The form expired; please try again.": "Das Formular ist abgelaufen; bitte erneut versuchen.",
+    "Connect your client": "Client verbinden",
+    "Use these settings in Psi or any XMPP client:": "Diese Einstellungen in Psi oder einem anderen XMPP-Client verwenden:",
+    "Server": "Server",
+    "Port": "Port",
+    "Encryption": "Verschlüsselung",
+    "Certificate fingerprint (SHA-256)": "Zertifikat-Fingerabdruck (SHA-256)",
+    "Compare it with what your client shows when it asks whether to trust the certificate.":
+        "Vergleichen Sie ihn mit dem, was Ihr Client beim Vertrauen des Zertifikats anzeigt.",
+    "Clients": "Clients",
+    "Company": "Firma",
+    "OpenMessenger-ID of the company": "OpenMessenger-ID der Firma",
+    "Not found.": "Nicht gefunden.",
+    "You may not do this.": "Das dürfen Sie nicht.",
+    "Language": "Sprache",
+}
+
+CATALOGUES = {"de": GERMAN, "en": {}}
+
+
+def negotiate(requested=None, cookie=None, acceptLanguage=""):
+    """
+    The language to answer in.
+    """
+    for choice in (requested, cookie):
+        if choice in LANGUAGES:
+            return choice
+    ranked = []
+    for part in (acceptLanguage or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((quality, tag.strip().lower().split("-")[0]))
+    for quality, tag in sorted(ranked, key=lambda r: -r[0]):
+        if tag in LANGUAGES and quality > 0:
+            return tag
+    return "en"
+
+
+def translator(language):
+    """
+    The function that translates English text into C{language}.
+    """
+    catalogue = CATALOGUES.get(language, {})
+    return lambda text: catalogue.get(text, text)

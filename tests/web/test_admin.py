@@ -1,0 +1,199 @@
+"""
+Tests for the administration pages (L{openmessenger.web.admin}), driven
+through the real Klein resource in memory with treq's C{StubTreq}.
+"""
+
+import re
+from urllib.parse import quote
+
+from treq.testing import StubTreq
+from twisted.trial.unittest import SynchronousTestCase
+
+from openmessenger.web.admin.routes import AdminRoutes
+from openmessenger.web.pages import Pages
+from openmessenger.web.root import RootRoutes
+from tests.helpers import FakeServer
+
+BASE = "http://om.example/admin"
+CONNECTION = {"host": "chat.example.com", "port": "5222", "tlsPort": "5223", "fingerprint": "AB:CD"}
+
+
+class AdminPagesTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer(domains=("example.com", "example.org"), admins="root@example.com")
+        for user in ["root@example.com", "boss@example.com", "alice@example.com", "eve@example.org", "mallory@example.org"]:
+            self.server.addUser(user)
+        core = self.server.core
+        self.directory = core.directory
+        self.successResultOf(self.directory.addCompany("acme", "ACME", ["example.com"]))
+        self.successResultOf(self.directory.addCompany("evil", "Evil Corp", ["example.org"]))
+        self.successResultOf(self.directory.setProfile("boss@example.com", companyAdmin=True))
+        self.successResultOf(self.directory.setProfile("mallory@example.org", companyAdmin=True))
+        self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
+        admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
+                            ["root@example.com"], CONNECTION, self.server.clock)
+        self.client = StubTreq(RootRoutes(admin).app.resource())
+
+    def get(self, path, **kwargs):
+        response = self.successResultOf(self.client.get(BASE + path, allow_redirects=False, **kwargs))
+        return response, self.successResultOf(response.text())
+
+    def post(self, path, data, token=True):
+        if token:
+            data = dict(data, csrf=self.csrf)
+        response = self.successResultOf(self.client.post(BASE + path, data=data, allow_redirects=False))
+        return response, self.successResultOf(response.text())
+
+    def token(self, html):
+        return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+    def login(self, user, password="pencil"):
+        response, html = self.get("/login")
+        self.csrf = self.token(html)
+        response, html = self.post("/login", {"address": user, "password": password})
+        if response.code == 303:
+            self.csrf = self.token(self.get("/download")[1])
+        return response
+
+    def test_loginAndHeaders(self):
+        """
+        A company admin logs in and lands on the users page; pages carry a
+        strict CSP and the cookie is HttpOnly and SameSite=Strict.
+        """
+        response, html = self.get("/login")
+        cookie = response.headers.getRawHeaders("set-cookie")[0]
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=strict", cookie)
+        self.assertIn("default-src 'none'", response.headers.getRawHeaders("content-security-policy")[0])
+        self.assertEqual(self.login("boss@example.com").code, 303)
+        response, html = self.get("/")
+        self.assertEqual(response.headers.getRawHeaders("location"), ["/admin/users"])
+        response, html = self.get("/users")
+        self.assertIn("alice@example.com", html)
+        self.assertNotIn("eve@example.org", html)
+
+    def test_wrongPassword(self):
+        """
+        A wrong password is refused and names no reason.
+        """
+        self.assertEqual(self.login("boss@example.com", "nope").code, 401)
+        self.assertEqual(self.get("/users")[0].code, 303)
+
+    def test_throttle(self):
+        """
+        After five failures for one account, even the right password is
+        refused for a while.
+        """
+        for _ in range(5):
+            self.login("boss@example.com", "nope")
+        self.assertEqual(self.login("boss@example.com").code, 429)
+        self.server.clock.advance(61)
+        self.assertEqual(self.login("boss@example.com").code, 303)
+
+    def test_csrf(self):
+        """
+        A POST without the session's token changes nothing.
+        """
+        self.login("boss@example.com")
+        response, html = self.post("/users", {"name": "sneaky", "password": "x"}, token=False)
+        self.assertEqual(response.code, 403)
+        response, html = self.post("/users", {"name": "sneaky", "password": "x", "csrf": "0" * 48}, token=False)
+        self.assertEqual(response.code, 403)
+        self.assertFalse(self.server.core.accounts.exists("sneaky@example.com"))
+
+    def test_createUserEscapesNames(self):
+        """
+        A created user shows up; a hostile display name is shown as text.
+        """
+        self.login("boss@example.com")
+        response, _ = self.post("/users", {"name": "bob", "password": "pw", "display": "<script>alert(1)</script>"})
+        self.assertEqual(response.code, 303)
+        self.assertTrue(self.server.core.accounts.exists("bob@example.com"))
+        html = self.get("/users")[1]
+        self.assertNotIn("<script>alert(1)", html)
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", html)
+
+    def test_editDisableAndDelete(self):
+        """
+        Disabling a user ends their XMPP sessions and stops logins; deleting
+        removes the account.
+        """
+        self.login("boss@example.com")
+        alice = self.server.login("alice@example.com")
+        self.post("/users/alice%40example.com", {"display": "Alice A."})
+        self.assertEqual(alice.streamError(), "not-authorized")
+        self.assertFalse(self.directory.profile("alice@example.com").enabled)
+        client = self.server.client()
+        client.startTLS()
+        failure = client.authenticate("alice@example.com")
+        self.assertEqual(failure.firstChildElement().name, "account-disabled")
+        response, _ = self.post("/users/alice%40example.com/delete", {})
+        self.assertEqual(response.code, 303)
+        self.assertFalse(self.server.core.accounts.exists("alice@example.com"))
+
+    def test_crossTenant(self):
+        """
+        An admin of another company gets 404 for everything of ACME, read or
+        write, by guessed or swapped IDs.
+        """
+        self.login("mallory@example.org")
+        for path in ["/users/alice%40example.com", "/groups/sales", "/users/alice%40example.com?company=acme"]:
+            self.assertEqual(self.get(path)[0].code, 404, path)
+        # Asking for another company's pages shows one's own.
+        self.assertNotIn("alice@example.com", self.get("/users?company=acme")[1])
+        for path, data in [
+            ("/users/alice%40example.com", {"display": "pwned"}),
+            ("/users/alice%40example.com/password", {"password": "pwned"}),
+            ("/users/alice%40example.com/delete", {}),
+            ("/groups/sales/members", {"jid": "eve@example.org"}),
+            ("/groups/sales/delete", {}),
+        ]:
+            self.assertIn(self.post(path, data)[0].code, (403, 404), path)
+        self.post("/users?company=acme", {"name": "x", "password": "y"})
+        self.assertFalse(self.server.core.accounts.exists("x@example.com"))
+        self.assertTrue(self.server.core.accounts.exists("alice@example.com"))
+        self.assertIn("sales", self.directory.groups)
+        self.assertNotIn("ACME", self.get("/users")[1])
+
+    def test_userSeesDownloadOnly(self):
+        """
+        A plain user gets the download page with connection settings, and
+        no administration.
+        """
+        self.login("alice@example.com")
+        self.assertEqual(self.get("/users")[0].code, 403)
+        html = self.get("/download")[1]
+        self.assertIn("chat.example.com", html)
+        self.assertIn("AB:CD", html)
+
+    def test_operatorChoosesCompany(self):
+        """
+        An operator manages any company.
+        """
+        self.login("root@example.com")
+        self.assertIn("eve@example.org", self.get("/users?company=evil")[1])
+
+    def test_groupsAndSupporters(self):
+        """
+        An admin adds a member and designates them support staff.
+        """
+        self.login("boss@example.com")
+        response, _ = self.post("/groups", {"id": "support", "name": "Support", "shared": "on"})
+        self.assertEqual(response.code, 303)
+        self.post("/groups/support/members", {"jid": "alice@example.com"})
+        response, html = self.post("/groups/support/supporters",
+                                   {"jid": "alice@example.com", "name": "Alice", "position": "1"})
+        self.assertEqual(response.code, 200)
+        self.assertEqual([s.jid for s in self.directory.supportersOf("support")], ["alice@example.com"])
+        response, html = self.post("/groups", {"id": "Bad ID", "name": "x"})
+        self.assertEqual(response.code, 400)
+
+    def test_german(self):
+        """
+        Pages speak German to a German browser, and switch on request.
+        """
+        self.login("boss@example.com")
+        html = self.get("/users", headers={"accept-language": "de-DE,de;q=0.9,en;q=0.5"})[1]
+        self.assertIn("Benutzerverwaltung", html)
+        self.assertIn('lang="de"', html)
+        self.assertIn("Users", self.get("/users?lang=en")[1])
