@@ -137,6 +137,7 @@ class XMPPServer:
     registration: Registration | None
     caps: object
     directory: Directory
+    autoaway: AutoAwayHandler
 
     @property
     def domains(self):
@@ -220,7 +221,7 @@ def assemble(store, config, clock, state=None):
     caps = discovery.caps(domains[0]).result
     return XMPPServer(
         config, sessions, router, domain, rosters, accounts, availability, registration, caps,
-        directory,
+        directory, autoaway,
     )
 
 
@@ -253,7 +254,7 @@ def makeService(options):
     if config.http.endpoint:
         admin = AdminRoutes(
             Pages(), core.accounts, core.directory, core.availability, config.server.admins,
-            connectionInfo(config, certificate), reactor,
+            connectionInfo(config, certificate), core.autoaway, reactor,
         )
         top.listen(reactor, "http", config.http.endpoint, makeSite(RootRoutes(admin)), "[http] endpoint")
     controlEndpoint = endpoints.UNIXServerEndpoint(

@@ -43,7 +43,11 @@ class Daemon:
     """
 
     def __init__(self, directory, domain="localhost", requireTLS=True, extra="",
-                 verbose=False):
+                 verbose=False, admins=""):
+        """
+        @param admins: the operators (C{[server] admins}), bare JIDs,
+            comma-separated; none by default.
+        """
         self.directory = str(directory)
         self.verbose = verbose
         self.domain = domain
@@ -56,7 +60,8 @@ class Daemon:
         with open(self.config, "w") as f:
             f.write(
                 f"[server]\ndomain = {domain}\ndata_dir = data\n"
-                f"[c2s]\nendpoint = tcp:{self.port}:interface=127.0.0.1\n"
+                + (f"admins = {admins}\n" if admins else "")
+                + f"[c2s]\nendpoint = tcp:{self.port}:interface=127.0.0.1\n"
                 f"direct_tls_endpoint = tcp:{self.tlsPort}:interface=127.0.0.1\n"
                 f"require_tls = {'true' if requireTLS else 'false'}\n"
                 f"[http]\nendpoint = tcp:{self.httpPort}:interface=127.0.0.1\n"

@@ -123,6 +123,14 @@ class AutoAwayHandler(XMPPHandler):
     def intervals(self, user):
         return self._intervals.get(user, self.defaults)
 
+    def storedIntervals(self, user):
+        """
+        Fire with a user's intervals, from storage when not logged in.
+        """
+        if user in self._intervals:
+            return defer.succeed(self._intervals[user])
+        return self.settings.getAutoAway(user).addCallback(lambda stored: stored or self.defaults)
+
     def onBound(self, session):
         self._trackers[session] = _Tracker()
         self._byUser.setdefault(session.bare, set()).add(session)
@@ -304,8 +312,9 @@ class AutoAwaySettingsCommand:
     def allowed(self, requester):
         return self.accounts.exists(requester)
 
+    @defer.inlineCallbacks
     def form(self, requester):
-        awayAfter, xaAfter = self.autoaway.intervals(requester)
+        awayAfter, xaAfter = yield self.autoaway.storedIntervals(requester)
         form = data_form.Form(
             "form",
             title="Auto-away settings",
@@ -318,7 +327,7 @@ class AutoAwaySettingsCommand:
                                       label="Away after (minutes)", required=True))
         form.addField(data_form.Field("text-single", "xa_after", str(xaAfter // 60),
                                       label="Extended away after (minutes)", required=True))
-        return defer.succeed(form)
+        return form
 
     def submit(self, requester, form):
         values = form.getValues()

@@ -65,6 +65,10 @@ GERMAN = {
     "Not found.": "Nicht gefunden.",
     "You may not do this.": "Das dürfen Sie nicht.",
     "Language": "Sprache",
+    "Auto-away": "Automatisch abwesend",
+    "Away after (minutes)": "Kurz abwesend nach (Minuten)",
+    "Extended away after (minutes)": "Länger abwesend nach (Minuten)",
+    "Use whole minutes.": "Bitte ganze Minuten angeben.",
 }
 
 CATALOGUES = {"de": GERMAN, "en": {}}

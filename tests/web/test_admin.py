@@ -31,7 +31,7 @@ class AdminPagesTests(SynchronousTestCase):
         self.successResultOf(self.directory.setProfile("mallory@example.org", companyAdmin=True))
         self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
-                            ["root@example.com"], CONNECTION, self.server.clock)
+                            ["root@example.com"], CONNECTION, core.autoaway, self.server.clock)
         self.client = StubTreq(RootRoutes(admin).app.resource())
 
     def get(self, path, **kwargs):
@@ -187,6 +187,20 @@ class AdminPagesTests(SynchronousTestCase):
         self.assertEqual([s.jid for s in self.directory.supportersOf("support")], ["alice@example.com"])
         response, html = self.post("/groups", {"id": "Bad ID", "name": "x"})
         self.assertEqual(response.code, 400)
+
+    def test_autoAwayIntervals(self):
+        """
+        The company admin sets a user's auto-away intervals (stored, shown,
+        used); nonsense is refused.
+        """
+        self.login("boss@example.com")
+        self.assertIn('value="5"', self.get("/users/alice%40example.com")[1])
+        response, html = self.post("/users/alice%40example.com/autoaway", {"away": "2", "xa": "20"})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(self.server.store.getAutoAway("alice@example.com").result, (120, 1200))
+        for values in [{"away": "x", "xa": "20"}, {"away": "30", "xa": "20"}, {"away": "0", "xa": "2"}]:
+            self.assertEqual(self.post("/users/alice%40example.com/autoaway", values)[0].code, 400)
+        self.assertEqual(self.server.store.getAutoAway("alice@example.com").result, (120, 1200))
 
     def test_german(self):
         """

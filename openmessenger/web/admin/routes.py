@@ -80,11 +80,14 @@ class AdminRoutes:
     app = Klein()
     log = Logger()
 
-    def __init__(self, pages, accounts, directory, availability, operators, connection, clock=None):
+    def __init__(self, pages, accounts, directory, availability, operators, connection,
+                 autoaway, clock=None):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
+        @param autoaway: the L{AutoAwayHandler}, for each user's intervals.
         """
+        self.autoaway = autoaway
         self.pages = pages
         self.accounts = accounts
         self.directory = directory
@@ -247,9 +250,14 @@ class AdminRoutes:
     def user(self, request, session, jid, message=None):
         company = self.managedCompany(request, session)
         user = self.companyUser(company, jid)
-        return self.page(request, "user.html", session, company=company, jid=user,
-                         profile=self.directory.profile(user), state=self.availability.stateOf(user),
-                         message=message, query=self.companyQuery(session, company))
+        d = self.autoaway.storedIntervals(user)
+        d.addCallback(lambda intervals: self.page(
+            request, "user.html", session, company=company, jid=user,
+            profile=self.directory.profile(user), state=self.availability.stateOf(user),
+            awayMinutes=intervals[0] // 60, xaMinutes=intervals[1] // 60,
+            message=message, query=self.companyQuery(session, company),
+        ))
+        return d
 
     @app.route("/users/<jid>", methods=["POST"])
     @guarded
@@ -281,6 +289,24 @@ class AdminRoutes:
             request.setResponseCode(400)
             return self.user(request, jid=user, message=str(e))
         return self.user(request, jid=user, message="Saved.")
+
+    @app.route("/users/<jid>/autoaway", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def setAutoAway(self, request, session, jid):
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        values = form(request)
+        try:
+            away, xa = (int(values.get(key, "")) for key in ("away", "xa"))
+        except ValueError:
+            request.setResponseCode(400)
+            return (yield self.user(request, jid=user, message="Use whole minutes."))
+        if not (1 <= away < xa <= 1440):
+            request.setResponseCode(400)
+            return (yield self.user(request, jid=user, message="Use whole minutes."))
+        yield self.autoaway.setIntervals(user, away * 60, xa * 60)
+        return (yield self.user(request, jid=user, message="Saved."))
 
     @app.route("/users/<jid>/delete", methods=["POST"])
     @guarded
