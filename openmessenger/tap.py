@@ -44,7 +44,8 @@ from openmessenger.features.roster import RosterHandler
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.pages import Pages
-from openmessenger.web.root import RootRoutes, makeSite
+from openmessenger.web.root import makeSite
+from openmessenger.web.status import StatusResource
 from openmessenger.xmpp.accounts import AccountManager
 from openmessenger.xmpp.availability import Availability
 from openmessenger.xmpp.c2s import ClientFactory
@@ -256,7 +257,8 @@ def makeService(options):
             Pages(), core.accounts, core.directory, core.availability, config.server.admins,
             connectionInfo(config, certificate), core.autoaway, reactor,
         )
-        top.listen(reactor, "http", config.http.endpoint, makeSite(RootRoutes(admin)), "[http] endpoint")
+        status = StatusResource(core.directory, core.availability)
+        top.listen(reactor, "http", config.http.endpoint, makeSite(admin, status), "[http] endpoint")
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True
     )

@@ -1,41 +1,29 @@
 # -*- test-case-name: tests.web.test_root -*-
 """
-The web listener's root: mounts the administration pages and the static
-files.  (Status buttons and visitor chat join here.)
+The web listener's root: the administration pages, the status buttons and
+the static files.  (Visitor chat joins here.)
 """
 
 import os
 
-from klein import Klein
+from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
+from twisted.web.util import Redirect
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 
 
-class RootRoutes:
-    app = Klein()
-
-    def __init__(self, admin):
-        self.admin = admin
-
-    @app.route("/", methods=["GET"])
-    def root(self, request):
-        request.setResponseCode(303)
-        request.setHeader(b"location", b"/admin/")
-        return b""
-
-    @app.route("/admin/", branch=True)
-    def adminPages(self, request):
-        return self.admin.app.resource()
-
-    @app.route("/static/", branch=True)
-    def static(self, request):
-        return File(STATIC)
-
-
-def makeSite(root):
-    site = Site(root.app.resource())
-    # Request bodies are small forms; refuse anything larger early.
+def makeSite(admin, status):
+    """
+    The web site: C{/admin/} (Klein), C{/status/}, C{/static/}; C{/} goes to
+    the administration.
+    """
+    root = Resource()
+    root.putChild(b"", Redirect(b"/admin/"))
+    root.putChild(b"admin", admin.app.resource())
+    root.putChild(b"status", status)
+    root.putChild(b"static", File(STATIC))
+    site = Site(root)
     site.displayTracebacks = False
     return site

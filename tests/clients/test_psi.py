@@ -192,8 +192,9 @@ def contactMenu(display, roster):
     sent = []
 
     def menu():
-        popups = [w for w in xdotool(display, "search", "--onlyvisible", "--name", "^Psi$").split()
-                  if w != roster]
+        # The menu is a window called "Psi" too (which only
+        # visibleWindows() finds: "xdotool search --name" does not).
+        popups = [w for w, title in visibleWindows(display).items() if title == "Psi" and w != roster]
         if popups:
             return popups[-1]
         if not sent or time.monotonic() - sent[-1] > 1:
@@ -221,8 +222,8 @@ def choose(display, menu):
     close.
     """
     xdotool(display, "key", "Return")
-    waitFor(lambda: menu not in xdotool(display, "search", "--onlyvisible", "--name", "^Psi$").split(),
-            "Psi's menu to close", diagnose=lambda: visibleWindows(display))
+    waitFor(lambda: menu not in visibleWindows(display), "Psi's menu to close",
+            diagnose=lambda: visibleWindows(display))
 
 
 def answered(daemon, find, after):

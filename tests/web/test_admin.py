@@ -11,7 +11,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.pages import Pages
-from openmessenger.web.root import RootRoutes
+from openmessenger.web.root import makeSite
+from openmessenger.web.status import StatusResource
 from tests.helpers import FakeServer
 
 BASE = "http://om.example/admin"
@@ -32,7 +33,8 @@ class AdminPagesTests(SynchronousTestCase):
         self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
                             ["root@example.com"], CONNECTION, core.autoaway, self.server.clock)
-        self.client = StubTreq(RootRoutes(admin).app.resource())
+        site = makeSite(admin, StatusResource(self.directory, core.availability))
+        self.client = StubTreq(site.resource)
 
     def get(self, path, **kwargs):
         response = self.successResultOf(self.client.get(BASE + path, allow_redirects=False, **kwargs))

@@ -1,0 +1,133 @@
+# -*- test-case-name: tests.web.test_status -*-
+"""
+Status buttons: the presence of support staff as an image (PNG, SVG) or
+JSON, for websites and e-mail.
+
+    /status/<company-or-group-id>.<png|svg|json>
+    /status/<company-or-group-id>/<supporter>.<png|svg|json>
+    ?iconset=label|button|dot|mono  &lang=en|de  &scale=1|2
+
+A company or group shows the best state among its support staff; a
+supporter their own.  Only designated, enabled support staff are ever
+shown: an unknown ID, a user who is not support staff, a disabled one and
+a malformed request all get exactly the bytes of the offline answer, so
+nothing can be found out by probing.  A request reads only memory (the
+availability model and the directory) and never waits, creates roster
+entries, subscriptions or probes.
+
+This is a plain twisted.web resource, not a Klein route: the pictures are
+read and their ETags computed once, so a request is a few dictionary
+lookups (pages refresh every 10 seconds; most answers are 304s).
+"""
+
+import hashlib
+import json
+import os
+
+from twisted.web.resource import Resource
+
+from openmessenger.web import iconart
+from openmessenger.web.i18n import negotiate
+
+FORMATS = {
+    "png": b"image/png",
+    "svg": b"image/svg+xml",
+    "json": b"application/json",
+}
+DEFAULT_ICONSET = "label"
+
+
+class Answer:
+    """
+    One prepared response: body, type and strong ETag.
+    """
+
+    def __init__(self, body, contentType):
+        self.body = body
+        self.contentType = contentType
+        self.etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode("ascii") + b'"'
+
+
+def loadAnswers(directory=iconart.OUT):
+    """
+    Every answer there is: C{(format, iconset, state, lang, scale)} -> L{Answer}.
+    """
+    answers = {}
+    for iconset in iconart.ICONSETS:
+        for state in iconart.STATES:
+            for lang in ("en", "de"):
+                fileLang = lang if iconset in iconart.WORDED else "en"
+                for fmt, scale in (("png", 1), ("png", 2), ("svg", 1)):
+                    name = iconart.fileName(iconset, state, fileLang, "svg" if fmt == "svg" else "png", scale)
+                    with open(os.path.join(directory, name), "rb") as f:
+                        answers[(fmt, iconset, state, lang, scale)] = Answer(f.read(), FORMATS[fmt])
+    for state in iconart.STATES:
+        for lang in ("en", "de"):
+            body = json.dumps({"state": state, "label": iconart.LABELS[lang][state]}).encode("utf-8")
+            for iconset in iconart.ICONSETS:
+                for scale in (1, 2):
+                    answers[("json", iconset, state, lang, scale)] = Answer(body, FORMATS["json"])
+    return answers
+
+
+class StatusResource(Resource):
+    isLeaf = True
+
+    def __init__(self, directory, availability, answers=None):
+        """
+        @param directory: the L{Directory} (who is support staff).
+        @param availability: the L{Availability} model (who is how).
+        """
+        Resource.__init__(self)
+        self.directory = directory
+        self.availability = availability
+        self.answers = answers if answers is not None else loadAnswers()
+
+    def state(self, publicId, slug):
+        """
+        What to show: a company's or group's best, or one supporter's, state;
+        C{offline} for anything not public.
+        """
+        supporters = self.directory.supportersOf(publicId)
+        if slug is None:
+            return self.availability.bestOf(s.jid for s in supporters)
+        for supporter in supporters:
+            if supporter.slug == slug:
+                return self.availability.stateOf(supporter.jid)
+        return "offline"
+
+    def render_GET(self, request):
+        path = [segment.decode("utf-8", "replace") for segment in request.postpath]
+        name, _, fmt = (path[-1] if path else "").rpartition(".")
+        if fmt not in FORMATS:
+            # Malformed: the offline picture, like everything not public.
+            fmt, path = "png", []
+        if len(path) == 1:
+            publicId, slug = name, None
+        elif len(path) == 2:
+            publicId, slug = path[0], name
+        else:
+            publicId, slug = "", None
+        args = request.args
+
+        def arg(key):
+            values = args.get(key)
+            return values[0].decode("ascii", "replace") if values else None
+
+        iconset = arg(b"iconset")
+        if iconset not in iconart.ICONSETS:
+            iconset = DEFAULT_ICONSET
+        lang = negotiate(arg(b"lang"), None, (request.getHeader(b"accept-language") or b"").decode("latin-1"))
+        scale = 2 if arg(b"scale") == "2" else 1
+        state = self.state(publicId, slug) if publicId else "offline"
+        answer = self.answers[(fmt, iconset, state, lang, scale)]
+        request.setHeader(b"content-type", answer.contentType)
+        request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"etag", answer.etag)
+        request.setHeader(b"access-control-allow-origin", b"*")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"vary", b"Accept-Language")
+        if request.getHeader(b"if-none-match") == answer.etag:
+            request.setResponseCode(304)
+            return b""
+        return answer.body

@@ -1,0 +1,530 @@
+"""
+The administration pages in headless Chromium against the real daemon.
+
+An operator (C{[server] admins}) logs in through the login form and builds a
+team with the real forms: two users, a shared-roster group, its members and
+its support staff.  Then the two users log in over XMPP (slixmpp) and find
+each other in their rosters.  The same pages must fit a 375 px wide phone
+screen in English and German, and show a hostile display name as text.
+
+Every wait is for a condition with a deadline, never a fixed sleep.
+"""
+
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import quote, urlencode, urlsplit
+
+import pytest
+
+from tests.clients import Contact, screenshotDirectory, waitFor
+from tests.daemon import Daemon
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+except ImportError:  # pragma: no cover - reported by requireBrowser()
+    webdriver = None
+
+pytestmark = pytest.mark.clients
+
+#: How long one page load, form submission or XMPP step may take.
+DEADLINE = 30
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+PHONE = (375, 667)
+DESKTOP = (1280, 800)
+
+OPERATOR = ("admin@localhost", "operator-secret")
+#: user name, display name, password
+ALICE = ("alice", "Alice Adams", "alice-secret")
+BOB = ("bob", "Bob Brown", "bob-secret")
+GROUP = ("sales", "Sales")
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def jid(user):
+    return f"{user[0]}@localhost"
+
+
+# Tools
+
+
+def requireBrowser():
+    """
+    Skip when Chromium, chromedriver or Selenium is missing; fail instead
+    under C{CI=true}, where they must be there.
+    """
+    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
+    if webdriver is None:
+        missing.append("selenium (pip install -e '.[test]')")
+    if not missing:
+        return
+    reason = f"not installed: {', '.join(missing)} (apt-get install chromium chromium-driver)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tools():
+    """
+    The browser is there, checked before anything starts.
+    """
+    requireBrowser()
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class Browser:
+    """
+    A Chromium session on the daemon's web port, with the few things the
+    tests do: open a page, fill and submit a form, measure the layout.
+    """
+
+    def __init__(self, driver, base):
+        self.driver = driver
+        self.base = base
+
+    def url(self, path, lang="en"):
+        return self.base + path + ("&" if "?" in path else "?") + urlencode({"lang": lang})
+
+    def open(self, path, lang="en"):
+        """
+        Load a page (in C{lang}, which also sets the language cookie for the
+        answers to form posts) and check that it is one of ours.
+        """
+        self.driver.get(self.url(path, lang))
+        self.waitLoaded()
+        self.checkPage()
+
+    def waitLoaded(self):
+        WebDriverWait(self.driver, DEADLINE).until(
+            lambda d: d.execute_script("return document.readyState") == "complete",
+            f"{self.driver.current_url} to load",
+        )
+
+    def checkPage(self):
+        """
+        The page has our layout (no server error page) and is not an error
+        message.
+        """
+        mains = self.driver.find_elements(By.TAG_NAME, "main")
+        assert mains, f"{self.driver.current_url} is not an admin page:\n{self.text()}"
+
+    @property
+    def path(self):
+        return urlsplit(self.driver.current_url).path
+
+    def text(self):
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    def mainText(self):
+        return self.driver.find_element(By.TAG_NAME, "main").text
+
+    def message(self):
+        messages = self.driver.find_elements(By.CSS_SELECTOR, "main .message, main .error")
+        return messages[0].text if messages else None
+
+    def form(self, action):
+        """
+        The form that posts to the path C{action}.
+        """
+        for form in self.driver.find_elements(By.TAG_NAME, "form"):
+            if urlsplit(form.get_attribute("action")).path == action:
+                return form
+        raise AssertionError(f"no form posting to {action} on {self.driver.current_url}:\n{self.text()}")
+
+    def submit(self, action, values):
+        """
+        Fill the form that posts to C{action} (text fields by name; C{True}
+        or C{False} for check boxes), press its submit button, and wait for
+        the answer.
+        """
+        form = self.form(action)
+        for name, value in values.items():
+            field = form.find_element(By.NAME, name)
+            if isinstance(value, bool):
+                if field.is_selected() != value:
+                    field.click()
+            else:
+                field.clear()
+                field.send_keys(value)
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(self.driver, DEADLINE).until(
+            expected_conditions.staleness_of(page),
+            f"the answer to the form posting to {action} (did the browser refuse to send it?)",
+        )
+        self.waitLoaded()
+        self.checkPage()
+
+    def resize(self, width, height):
+        """
+        Make the viewport exactly C{width} x C{height} CSS pixels (a window
+        alone cannot be narrower than 500 px).
+        """
+        self.driver.set_window_size(max(width, 500), height)
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False,
+        })
+        assert self.driver.execute_script("return window.innerWidth") == width
+
+    def overflow(self):
+        """
+        C{None} when the page has no horizontal scrolling, else what sticks
+        out: the widths and the outermost elements reaching past the right
+        edge.
+        """
+        return self.driver.execute_script("""
+            const width = window.innerWidth;
+            const scrollWidth = document.documentElement.scrollWidth;
+            if (scrollWidth <= width) return null;
+            const wide = [];
+            for (const element of document.body.querySelectorAll('*')) {
+                const box = element.getBoundingClientRect();
+                if (box.right > width + 0.5 && !wide.some(w => w.element.contains(element))) {
+                    wide.push({element: element, right: Math.round(box.right)});
+                }
+            }
+            const describe = w => {
+                const e = w.element;
+                const name = e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+                    + (e.name ? '[name=' + e.name + ']' : '');
+                return `${name} "${(e.innerText || e.value || '').trim().slice(0, 60)}" right edge ${w.right}px`;
+            };
+            return `scrollWidth ${scrollWidth} > innerWidth ${width}; past the edge: `
+                + wide.slice(0, 5).map(describe).join('; ');
+        """)
+
+    def screenshot(self, path):
+        """
+        Save the whole page (not only the viewport) as a PNG.
+        """
+        import base64
+
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        width = self.driver.execute_script("return window.innerWidth")
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": size["height"], "scale": 1},
+        })
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+
+    def fetch(self, path):
+        """
+        The status and HTML of a page as the server sent them, fetched with
+        the browser's cookies (what "view source" shows).
+        """
+        cookies = "; ".join(f"{c['name']}={c['value']}" for c in self.driver.get_cookies())
+        request = urllib.request.Request(self.url(path), headers={"cookie": cookies})
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=DEADLINE) as response:
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
+
+    def alert(self):
+        """
+        The text of an open alert dialog, or C{None}.
+        """
+        try:
+            return self.driver.switch_to.alert.text
+        except NoAlertPresentException:
+            return None
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    """
+    The real daemon with one operator account; its log's end is printed
+    when a test fails.
+    """
+    directory = tmp_path_factory.mktemp("server")
+    server = Daemon(directory, admins=OPERATOR[0])
+    server.addUser(*OPERATOR)
+    server.start()
+    try:
+        waitFor(lambda: listening(server.httpPort), "the web port", timeout=DEADLINE)
+        yield server
+    finally:
+        server.stop()
+        print(f"--- daemon log ({server.logFile}), last 100 lines ---")
+        print("\n".join(server.log().splitlines()[-100:]))
+
+
+@pytest.fixture(scope="module")
+def browser(daemon, tmp_path_factory):
+    """
+    Headless Chromium with a fresh profile, speaking English unless told
+    otherwise; quit (with chromedriver) after the module's tests.
+    """
+    folder = tmp_path_factory.mktemp("chromium")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={folder / 'profile'}")
+    options.add_argument("--lang=en-US")
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    # An alert must stay open for the test to see it.
+    options.unhandled_prompt_behavior = "ignore"
+    service = Service(shutil.which("chromedriver"), log_output=str(folder / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver.set_page_load_timeout(DEADLINE)
+        browser = Browser(driver, f"http://127.0.0.1:{daemon.httpPort}")
+        browser.resize(*DESKTOP)
+        yield browser
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def operator(browser):
+    """
+    The operator, logged in through the login form.
+    """
+    browser.open("/admin/login")
+    assert browser.driver.find_element(By.TAG_NAME, "h1").text == "Log in"
+    browser.submit("/admin/login", {"address": OPERATOR[0], "password": OPERATOR[1]})
+    assert browser.path == "/admin/users", browser.text()
+    assert OPERATOR[0] in browser.mainText()
+    return browser
+
+
+@pytest.fixture(scope="module")
+def team(operator):
+    """
+    What the operator builds with the forms: the users alice and bob, the
+    group Sales with a shared roster, both in it, alice its supporter.
+    Each step checks the page it leads to.
+    """
+    browser = operator
+    for name, display, password in (ALICE, BOB):
+        browser.open("/admin/users")
+        browser.submit("/admin/users", {"name": name, "display": display, "password": password})
+        assert browser.path == "/admin/users", browser.text()
+        assert browser.message() is None, browser.message()
+        row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{name}@localhost']]")
+        assert display in row.text
+
+    groupId, groupName = GROUP
+    browser.open("/admin/groups")
+    browser.submit("/admin/groups", {"id": groupId, "name": groupName, "shared": True})
+    assert browser.path == "/admin/groups", browser.text()
+    assert browser.message() is None, browser.message()
+    browser.driver.find_element(By.LINK_TEXT, groupName).click()
+    browser.waitLoaded()
+    assert browser.path == f"/admin/groups/{groupId}"
+    assert browser.driver.find_element(By.NAME, "shared").is_selected()
+
+    for user in (ALICE, BOB):
+        browser.submit(f"/admin/groups/{groupId}/members", {"jid": jid(user)})
+        assert browser.message() == "Saved.", browser.mainText()
+    browser.submit(f"/admin/groups/{groupId}/supporters", {"jid": jid(ALICE), "name": "Alice"})
+    assert browser.message() == "Saved.", browser.mainText()
+    return browser
+
+
+# The tests
+
+
+def rosterItem(contact, other):
+    """
+    The name, groups and subscription of C{other} in C{contact}'s roster
+    (as the server sent it at login), or C{None}.
+    """
+    def read():
+        roster = contact.client.client_roster
+        if other not in roster:
+            return None
+        item = roster[other]
+        return (item["name"], sorted(item["groups"]), item["subscription"])
+
+    return contact.call(read)
+
+
+def test_operatorBuildsSharedRosterGroup(team, daemon):
+    """
+    The group the operator made with the forms shows both members and alice
+    as its supporter; alice and bob, logging in over XMPP, find each other
+    in their rosters under "Sales" with subscription both, and alice sees
+    bob come online.
+    """
+    browser = team
+    browser.open(f"/admin/groups/{GROUP[0]}")
+    members, supporters = browser.driver.find_elements(By.CSS_SELECTOR, "main ul.list")
+    assert f"{ALICE[1]} ({jid(ALICE)})" in members.text
+    assert f"{BOB[1]} ({jid(BOB)})" in members.text
+    assert f"Alice ({jid(ALICE)}, alice)" in supporters.text
+    assert jid(BOB) not in supporters.text
+    browser.open("/admin/groups")
+    assert "Sales sales · 2 Members" in browser.mainText()
+
+    contacts = []
+    try:
+        alice = Contact(jid(ALICE), ALICE[2], daemon.port, daemon.certificate)
+        contacts.append(alice)
+        assert rosterItem(alice, jid(BOB)) == (BOB[1], ["Sales"], "both")
+        assert alice.resources(jid(BOB)) == []
+
+        bob = Contact(jid(BOB), BOB[2], daemon.port, daemon.certificate)
+        contacts.append(bob)
+        assert rosterItem(bob, jid(ALICE)) == (ALICE[1], ["Sales"], "both")
+
+        # bob's initial presence reaches alice, and alice's bob.
+        bobResource = bob.fullJID.partition("/")[2]
+        waitFor(lambda: alice.resources(jid(BOB)) == [bobResource], "alice to see bob online",
+                timeout=DEADLINE, diagnose=lambda: f"alice sees {alice.resources(jid(BOB))}")
+        aliceResource = alice.fullJID.partition("/")[2]
+        waitFor(lambda: bob.resources(jid(ALICE)) == [aliceResource], "bob to see alice online",
+                timeout=DEADLINE, diagnose=lambda: f"bob sees {bob.resources(jid(ALICE))}")
+    finally:
+        for contact in contacts:
+            contact.close()
+
+
+#: Each main page: its name (for screenshots), its path, and words that
+#: show it is in German.
+PAGES = [
+    ("login", "/admin/login", ["Anmelden", "Adresse", "Passwort"]),
+    ("users", "/admin/users", ["Benutzerverwaltung", "Benutzer anlegen", "Anzeigename"]),
+    ("user", f"/admin/users/{quote(jid(ALICE))}", ["Anzeigename", "Firmenadministrator", "Passwort zurücksetzen"]),
+    ("groups", "/admin/groups", ["Gruppenverwaltung", "Gruppe anlegen", "Gemeinsame Kontaktliste"]),
+    ("group", f"/admin/groups/{GROUP[0]}", ["Mitglieder", "Mitglied hinzufügen", "Supportmitarbeiter"]),
+    ("download", "/admin/download", ["Client verbinden", "Zertifikat-Fingerabdruck"]),
+]
+
+#: The page's own words: headings, labels, buttons, table heads, links.
+UI_TEXT = "h1, h2, label, button, th, dt, nav a, .languages, main > p"
+
+#: Words that are the same in German.
+SAME_IN_GERMAN = {"Name", "Download", "Server", "Port", "Clients"}
+
+
+def uiTexts(browser):
+    """
+    The text of each of the page's own words' elements (see L{UI_TEXT}),
+    in document order, less the data the operator entered.
+    """
+    texts = browser.driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())", UI_TEXT
+    )
+    return texts
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_pagesFitPhoneScreen(team, lang, tmp_path):
+    """
+    At 375 x 667 every main page, in English and in German, has no
+    horizontal scrolling; the German pages are in German, with none of the
+    English page's words left over.  The English pages' screenshots are
+    saved (and the users page's at a desktop width).
+    """
+    browser = team
+    screenshots = screenshotDirectory(tmp_path) if lang == "en" else None
+    problems = []
+    english = {}
+    try:
+        browser.resize(*PHONE)
+        for name, path, german in PAGES:
+            if lang == "de":
+                browser.open(path, "en")
+                english[name] = uiTexts(browser)
+            status, _ = browser.fetch(path)
+            if status != 200:
+                problems.append(f"{name} ({path}): HTTP status {status}")
+            browser.open(path, lang)
+            page = f"{name} ({path}?lang={lang})"
+            if browser.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") != lang:
+                problems.append(f"{page}: <html lang> is not {lang}")
+            overflow = browser.overflow()
+            if overflow:
+                problems.append(f"{page}: scrolls sideways at 375 px: {overflow}")
+            text = browser.text()
+            if lang == "de":
+                problems += [f"{page}: no German {word!r}" for word in german if word not in text]
+                left = [
+                    theirs for theirs, ours in zip(english[name], uiTexts(browser))
+                    if theirs == ours and any(c.isalpha() for c in ours) and ours not in SAME_IN_GERMAN
+                    and "@" not in ours and GROUP[1] not in ours
+                ]
+                if len(english[name]) != len(uiTexts(browser)):
+                    problems.append(f"{page}: the German page has other elements than the English one")
+                problems += [f"{page}: not translated: {word!r}" for word in left]
+            else:
+                problems += [f"{page}: German {word!r} on the English page" for word in german if word in text]
+                browser.screenshot(os.path.join(screenshots, f"admin-{name}.png"))
+        if lang == "en":
+            browser.resize(*DESKTOP)
+            browser.open("/admin/users")
+            browser.screenshot(os.path.join(screenshots, "admin-users-desktop.png"))
+    finally:
+        browser.resize(*DESKTOP)
+    assert not problems, "\n".join(problems)
+
+
+def test_hostileDisplayNameIsText(operator):
+    """
+    A display name that is a script, entered in the create-user form, is
+    shown as text on the users page and in the user's own form: no alert,
+    no script element, escaped in the page source.
+    """
+    browser = operator
+    browser.open("/admin/users")
+    browser.submit("/admin/users", {"name": "mallory", "display": HOSTILE, "password": "mallory-secret"})
+    assert browser.message() is None, browser.message()
+    row = browser.driver.find_element(By.XPATH, "//main//tr[td/a[text()='mallory@localhost']]")
+    assert row.find_elements(By.TAG_NAME, "td")[1].text == HOSTILE
+    browser.driver.find_element(By.LINK_TEXT, "mallory@localhost").click()
+    browser.waitLoaded()
+    assert browser.driver.find_element(By.NAME, "display").get_attribute("value") == HOSTILE
+    # Saved again through the user's own form, it stays the same text.
+    browser.submit("/admin/users/mallory%40localhost", {"display": HOSTILE, "enabled": True})
+    assert browser.message() == "Saved.", browser.mainText()
+    assert browser.driver.find_element(By.NAME, "display").get_attribute("value") == HOSTILE
+
+    for path in ("/admin/users", "/admin/users/mallory%40localhost"):
+        browser.open(path)
+        assert browser.alert() is None, f"an alert on {path}"
+        assert browser.driver.execute_script("return document.scripts.length") == 0, path
+        status, html = browser.fetch(path)
+        assert status == 200, (path, status)
+        assert HOSTILE not in html, path
+        assert HOSTILE_ESCAPED in html, path
+        assert HOSTILE_ESCAPED in browser.driver.page_source, path
