@@ -255,7 +255,7 @@ def makeService(options):
     if config.http.endpoint:
         admin = AdminRoutes(
             Pages(), core.accounts, core.directory, core.availability, config.server.admins,
-            connectionInfo(config, certificate), core.autoaway, reactor,
+            connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
         )
         status = StatusResource(core.directory, core.availability)
         top.listen(reactor, "http", config.http.endpoint, makeSite(admin, status), "[http] endpoint")

@@ -181,13 +181,19 @@ def vCardNames(vcard):
 BLOCK_ITEM = 8
 
 
+#: Where bob's row is in the roster window (260 by 400 pixels, from the
+#: profile): the fourth row, under the account, alice herself and the group
+#: "General".
+BOB_ROW = (100, 100)
+
+
 def contactMenu(display, roster):
     """
-    Open Psi's context menu for bob (the fourth row of the roster, after
-    the account, alice herself and the group "General") with the keyboard,
-    and return the menu's window.  As with "User Info", Psi sometimes
-    ignores the keys for a moment, so they are sent again each second until
-    the menu is there.
+    Open Psi's context menu for bob (a right click on his row) and return
+    the menu's window.  Right after login Psi sometimes ignores input for a
+    moment (most likely while its roster is rebuilt), so the click is
+    repeated each second until the menu is there.  The mouse, unlike the
+    arrow keys, cannot land on another row when some of it is lost.
     """
     sent = []
 
@@ -199,8 +205,8 @@ def contactMenu(display, roster):
             return popups[-1]
         if not sent or time.monotonic() - sent[-1] > 1:
             sent.append(time.monotonic())
-            xdotool(display, "windowfocus", "--sync", roster)
-            xdotool(display, "key", "Home", "Down", "Down", "Down", "Menu")
+            x, y = BOB_ROW
+            xdotool(display, "mousemove", "--window", roster, str(x), str(y), "click", "3")
         return None
 
     return waitFor(menu, "Psi's menu for bob", diagnose=lambda: visibleWindows(display))

@@ -32,7 +32,8 @@ class AdminPagesTests(SynchronousTestCase):
         self.successResultOf(self.directory.setProfile("mallory@example.org", companyAdmin=True))
         self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
-                            ["root@example.com"], CONNECTION, core.autoaway, self.server.clock)
+                            ["root@example.com"], CONNECTION, core.autoaway, "https://om.example",
+                            self.server.clock)
         site = makeSite(admin, StatusResource(self.directory, core.availability))
         self.client = StubTreq(site.resource)
 
@@ -203,6 +204,19 @@ class AdminPagesTests(SynchronousTestCase):
         for values in [{"away": "x", "xa": "20"}, {"away": "30", "xa": "20"}, {"away": "0", "xa": "2"}]:
             self.assertEqual(self.post("/users/alice%40example.com/autoaway", values)[0].code, 400)
         self.assertEqual(self.server.store.getAutoAway("alice@example.com").result, (120, 1200))
+
+    def test_embedCode(self):
+        """
+        The group page makes the copy-paste code for the chosen supporter,
+        icon set, language and parameters, shown escaped, with a preview.
+        """
+        self.successResultOf(self.directory.addMember("sales", "alice@example.com"))
+        self.successResultOf(self.directory.addSupporter("acme", "alice@example.com", "alice", "Alice", 1, "sales"))
+        self.login("boss@example.com")
+        html = self.get("/groups/sales?supporter=alice&iconset=button&embedlang=de&params=Kundennummer%3D56164")[1]
+        self.assertIn("https://om.example/chat?company=sales&amp;amp;supporter=alice&amp;amp;param_Kundennummer=56164", html)
+        self.assertIn('src="/status/sales/alice.png?iconset=button&amp;lang=de"', html)
+        self.assertIn("&lt;script&gt;", html)
 
     def test_german(self):
         """

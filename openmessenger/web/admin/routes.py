@@ -17,6 +17,7 @@ from twisted.logger import Logger
 
 from openmessenger.directory import DirectoryError
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
+from openmessenger.web import embed, iconart
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
 from openmessenger.xmpp import sasl
 
@@ -81,13 +82,14 @@ class AdminRoutes:
     log = Logger()
 
     def __init__(self, pages, accounts, directory, availability, operators, connection,
-                 autoaway, clock=None):
+                 autoaway, publicURL="", clock=None):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
         @param autoaway: the L{AutoAwayHandler}, for each user's intervals.
         """
         self.autoaway = autoaway
+        self.publicURL = publicURL.rstrip("/")
         self.pages = pages
         self.accounts = accounts
         self.directory = directory
@@ -364,7 +366,28 @@ class AdminRoutes:
                     "state": self.availability.stateOf(m)} for m in group.members]
         return self.page(request, "group.html", session, company=company, group=group,
                          members=members, supporters=supporters, message=message,
-                         query=self.companyQuery(session, company))
+                         query=self.companyQuery(session, company),
+                         embed=self.embedCode(request, group, supporters),
+                         iconsets=iconart.ICONSETS)
+
+    def embedCode(self, request, group, supporters):
+        """
+        The embed-code generator's choices (from the query) and its output.
+        """
+        values = form(request)
+        slugs = {s.slug for s in supporters}
+        slug = values.get("supporter") if values.get("supporter") in slugs else None
+        iconset = values.get("iconset") if values.get("iconset") in iconart.ICONSETS else "label"
+        lang = values.get("embedlang") if values.get("embedlang") in ("en", "de") else "en"
+        parameters = []
+        for line in values.get("params", "").splitlines()[:20]:
+            name, _, value = line.partition("=")
+            if name.strip():
+                parameters.append((name.strip()[:64], value.strip()[:256]))
+        live, plain = embed.snippets(self.publicURL, group.id, slug, iconset, lang, parameters)
+        preview = embed.statusPath(group.id, slug) + f".png?iconset={iconset}&lang={lang}"
+        return {"live": live, "plain": plain, "preview": preview, "supporter": slug or "",
+                "iconset": iconset, "lang": lang, "params": values.get("params", "")}
 
     def changeGroup(self, request, session, groupId, change):
         company = self.managedCompany(request, session)
