@@ -257,7 +257,7 @@ def makeService(options):
             Pages(), core.accounts, core.directory, core.availability, config.server.admins,
             connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
         )
-        status = StatusResource(core.directory, core.availability)
+        status = StatusResource(core.directory, core.availability, reactor)
         top.listen(reactor, "http", config.http.endpoint, makeSite(admin, status), "[http] endpoint")
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True

@@ -3,8 +3,8 @@
 Status buttons: the presence of support staff as an image (PNG, SVG) or
 JSON, for websites and e-mail.
 
-    /status/<company-or-group-id>.<png|svg|json>
-    /status/<company-or-group-id>/<supporter>.<png|svg|json>
+    /status/<company-or-group-id>.<png|svg|json|events>
+    /status/<company-or-group-id>/<supporter>.<png|svg|json|events>
     ?iconset=label|button|dot|mono  &lang=en|de  &scale=1|2
 
 A company or group shows the best state among its support staff; a
@@ -15,6 +15,10 @@ nothing can be found out by probing.  A request reads only memory (the
 availability model and the directory) and never waits, creates roster
 entries, subscriptions or probes.
 
+C{.events} is a Server-Sent Events stream of the JSON answers, so a page
+can update the button the instant presence changes (the 10-second refresh
+stays as the fallback).
+
 This is a plain twisted.web resource, not a Klein route: the pictures are
 read and their ETags computed once, so a request is a few dictionary
 lookups (pages refresh every 10 seconds; most answers are 304s).
@@ -24,6 +28,8 @@ import hashlib
 import json
 import os
 
+from twisted.internet import task
+from twisted.web import server
 from twisted.web.resource import Resource
 
 from openmessenger.web import iconart
@@ -33,7 +39,13 @@ FORMATS = {
     "png": b"image/png",
     "svg": b"image/svg+xml",
     "json": b"application/json",
+    "events": b"text/event-stream",
 }
+#: Server-Sent Events streams open at once, at most.
+MAX_STREAMS = 2000
+#: Seconds between keep-alive comments on a stream (proxies cut idle
+#: connections after 30 seconds).
+KEEPALIVE = 20
 DEFAULT_ICONSET = "label"
 
 
@@ -73,28 +85,34 @@ def loadAnswers(directory=iconart.OUT):
 class StatusResource(Resource):
     isLeaf = True
 
-    def __init__(self, directory, availability, answers=None):
+    def __init__(self, directory, availability, clock, answers=None):
         """
         @param directory: the L{Directory} (who is support staff).
         @param availability: the L{Availability} model (who is how).
+        @param clock: for keep-alives on event streams.
         """
         Resource.__init__(self)
         self.directory = directory
         self.availability = availability
+        self.clock = clock
         self.answers = answers if answers is not None else loadAnswers()
+        self.streams = 0
+
+    def watched(self, publicId, slug):
+        """
+        The accounts whose presence decides what to show.
+        """
+        supporters = self.directory.supportersOf(publicId) if publicId else []
+        if slug is None:
+            return [s.jid for s in supporters]
+        return [s.jid for s in supporters if s.slug == slug]
 
     def state(self, publicId, slug):
         """
         What to show: a company's or group's best, or one supporter's, state;
         C{offline} for anything not public.
         """
-        supporters = self.directory.supportersOf(publicId)
-        if slug is None:
-            return self.availability.bestOf(s.jid for s in supporters)
-        for supporter in supporters:
-            if supporter.slug == slug:
-                return self.availability.stateOf(supporter.jid)
-        return "offline"
+        return self.availability.bestOf(self.watched(publicId, slug))
 
     def render_GET(self, request):
         path = [segment.decode("utf-8", "replace") for segment in request.postpath]
@@ -118,6 +136,8 @@ class StatusResource(Resource):
         if iconset not in iconart.ICONSETS:
             iconset = DEFAULT_ICONSET
         lang = negotiate(arg(b"lang"), None, (request.getHeader(b"accept-language") or b"").decode("latin-1"))
+        if fmt == "events":
+            return self.stream(request, publicId, slug, lang)
         scale = 2 if arg(b"scale") == "2" else 1
         state = self.state(publicId, slug) if publicId else "offline"
         answer = self.answers[(fmt, iconset, state, lang, scale)]
@@ -131,3 +151,37 @@ class StatusResource(Resource):
             request.setResponseCode(304)
             return b""
         return answer.body
+
+    def stream(self, request, publicId, slug, lang):
+        """
+        Server-Sent Events: the state now, then each change as it happens,
+        with keep-alives; the same for anything not public (offline, never
+        changing).
+        """
+        request.setHeader(b"content-type", FORMATS["events"])
+        request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"access-control-allow-origin", b"*")
+        if self.streams >= MAX_STREAMS:
+            request.setResponseCode(503)
+            request.setHeader(b"retry-after", b"30")
+            return b""
+        self.streams += 1
+
+        def send(state):
+            body = self.answers[("json", DEFAULT_ICONSET, state, lang, 1)].body
+            request.write(b"data: " + body + b"\n\n")
+
+        jids = self.watched(publicId, slug)
+        send(self.availability.bestOf(jids))
+        stopWatching = self.availability.watchGroup(jids, send) if jids else (lambda: None)
+        keepalive = task.LoopingCall(request.write, b": keep-alive\n\n")
+        keepalive.clock = self.clock
+        keepalive.start(KEEPALIVE, now=False)
+
+        def finished(_):
+            self.streams -= 1
+            stopWatching()
+            keepalive.stop()
+
+        request.notifyFinish().addBoth(finished)
+        return server.NOT_DONE_YET

@@ -34,7 +34,7 @@ class AdminPagesTests(SynchronousTestCase):
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
                             ["root@example.com"], CONNECTION, core.autoaway, "https://om.example",
                             self.server.clock)
-        site = makeSite(admin, StatusResource(self.directory, core.availability))
+        site = makeSite(admin, StatusResource(self.directory, core.availability, self.server.clock))
         self.client = StubTreq(site.resource)
 
     def get(self, path, **kwargs):

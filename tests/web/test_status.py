@@ -31,7 +31,8 @@ class StatusTests(SynchronousTestCase):
         self.successResultOf(d.addSupporter("acme", "alice@example.com", "alice", "Alice", 1, "sales"))
         self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob", 2, "sales"))
         root = Resource()
-        root.putChild(b"status", StatusResource(d, self.server.core.availability, ANSWERS))
+        self.resource = StatusResource(d, self.server.core.availability, self.server.clock, ANSWERS)
+        root.putChild(b"status", self.resource)
         self.client = StubTreq(root)
 
     def fetch(self, path, **kwargs):
@@ -125,6 +126,51 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(json.loads(body)["label"], "Online")
         self.assertEqual(response.headers.getRawHeaders("access-control-allow-origin"), ["*"])
         self.assertEqual(json.loads(self.fetch("/acme.json", headers={"accept-language": "de"})[1])["state"], "online")
+
+
+class EventStreamTests(SynchronousTestCase):
+    def setUp(self):
+        StatusTests.setUp(self)
+
+    show = StatusTests.show
+
+    def request(self, path):
+        from twisted.web.test.requesthelper import DummyRequest
+
+        request = DummyRequest(path.encode().split(b"/"))
+        request.args = {}
+        body = self.resource.render_GET(request)
+        return request, body
+
+    def events(self, request):
+        return [json.loads(chunk[6:]) for chunk in b"".join(request.written).split(b"\n\n")
+                if chunk.startswith(b"data: ")]
+
+    def test_pushesChanges(self):
+        """
+        A stream sends the state, then every change at once, and keep-alives.
+        """
+        from twisted.web.server import NOT_DONE_YET
+
+        request, body = self.request("sales.events")
+        self.assertEqual(body, NOT_DONE_YET)
+        alice = self.show("alice@example.com", "away")
+        alice.send("<presence/>")
+        self.assertEqual([e["state"] for e in self.events(request)], ["offline", "away", "online"])
+        self.server.clock.advance(20)
+        self.assertIn(b": keep-alive\n\n", request.written)
+        request.finish()
+        self.assertEqual(self.resource.streams, 0)
+        self.assertEqual(self.server.clock.getDelayedCalls(), [])
+
+    def test_privateStreamsSayOffline(self):
+        """
+        A stream for something not public says offline and nothing else.
+        """
+        self.show("carol@example.com")
+        request, _ = self.request("acme/carol.events")
+        self.assertEqual([e["state"] for e in self.events(request)], ["offline"])
+        request.finish()
 
 
 class ArtworkTests(SynchronousTestCase):
