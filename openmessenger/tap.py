@@ -43,6 +43,7 @@ from openmessenger.features.presence import PresenceHandler
 from openmessenger.features.roster import RosterHandler
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
 from openmessenger.web.admin.routes import AdminRoutes
+from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
 from openmessenger.web.root import makeSite
 from openmessenger.web.status import StatusResource
@@ -253,12 +254,14 @@ def makeService(options):
             "[c2s] direct_tls_endpoint",
         )
     if config.http.endpoint:
+        pages = Pages()
         admin = AdminRoutes(
-            Pages(), core.accounts, core.directory, core.availability, config.server.admins,
+            pages, core.accounts, core.directory, core.availability, config.server.admins,
             connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
         )
         status = StatusResource(core.directory, core.availability, reactor)
-        top.listen(reactor, "http", config.http.endpoint, makeSite(admin, status), "[http] endpoint")
+        demo = DemoResource(pages, config.http.public_url)
+        top.listen(reactor, "http", config.http.endpoint, makeSite(admin, status, demo), "[http] endpoint")
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True
     )

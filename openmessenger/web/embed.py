@@ -9,12 +9,17 @@ The script needs no external file, sets no cookie and touches no style of
 the host page.
 """
 
+import base64
 import hashlib
 from html import escape
 from urllib.parse import quote, urlencode
 
 REFRESH_SECONDS = 10
 SIZES = {"label": (150, 22), "mono": (150, 22), "button": (200, 48), "dot": (16, 16)}
+
+
+def imageId(image):
+    return "om-status-" + hashlib.sha1(image.encode("utf-8")).hexdigest()[:8]
 
 
 def statusPath(publicId, slug=None):
@@ -35,6 +40,32 @@ def chatURL(base, publicId, slug=None, parameters=()):
     return f"{base}/chat?{urlencode(query)}"
 
 
+#: Opens the chat in a window of its own.
+OPENER = "window.open(this.href,'openmessenger','width=440,height=640,resizable=yes');return false;"
+
+
+def refreshScript(ident):
+    """
+    The inline script that refreshes the image with id C{ident}: it asks
+    with C{no-cache}, so an unchanged picture costs a 304.
+    """
+    return (
+        "(function(){var i=document.getElementById('" + ident + "'),u=i.src;"
+        "setInterval(function(){fetch(u,{cache:'no-cache'}).then(function(r){return r.blob()})"
+        ".then(function(b){var o=i.src;i.src=URL.createObjectURL(b);"
+        "if(o.indexOf('blob:')===0)URL.revokeObjectURL(o)}).catch(function(){})},"
+        f"{REFRESH_SECONDS * 1000})"
+        "})();"
+    )
+
+
+def cspHash(code):
+    """
+    The CSP source that allows exactly this inline code.
+    """
+    return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode() + "'"
+
+
 def snippets(base, publicId, slug=None, iconset="label", lang="en", parameters=()):
     """
     The HTML to paste: C{(withScript, withoutScript)}.
@@ -47,20 +78,10 @@ def snippets(base, publicId, slug=None, iconset="label", lang="en", parameters=(
     chat = chatURL(base, publicId, slug, parameters)
     width, height = SIZES.get(iconset, SIZES["label"])
     alt = "Live-Support" if lang == "de" else "Live support"
-    ident = "om-status-" + hashlib.sha1(image.encode("utf-8")).hexdigest()[:8]
+    ident = imageId(image)
     img = (f'<img src="{escape(image)}" alt="{alt}" width="{width}" height="{height}" '
            f'style="border:0"')
     plain = f'<a href="{escape(chat)}" target="_blank" rel="noopener">{img}></a>'
-    opener = ("window.open(this.href,'openmessenger','width=440,height=640,resizable=yes');"
-              "return false;")
-    script = (
-        "<script>(function(){var i=document.getElementById('" + ident + "'),u=i.src;"
-        "setInterval(function(){fetch(u,{cache:'no-cache'}).then(function(r){return r.blob()})"
-        ".then(function(b){var o=i.src;i.src=URL.createObjectURL(b);"
-        "if(o.indexOf('blob:')===0)URL.revokeObjectURL(o)}).catch(function(){})},"
-        f"{REFRESH_SECONDS * 1000})"
-        "})();</script>"
-    )
-    live = (f'<a href="{escape(chat)}" target="_blank" rel="noopener" onclick="{opener}">'
-            f'{img} id="{ident}"></a>{script}')
+    live = (f'<a href="{escape(chat)}" target="_blank" rel="noopener" onclick="{escape(OPENER)}">'
+            f'{img} id="{ident}"></a><script>{refreshScript(ident)}</script>')
     return live, plain

@@ -67,6 +67,9 @@ GERMAN = {
     "Language": "Sprache",
     "Auto-away": "Automatisch abwesend",
     "Status button": "Status-Button",
+    "Live demo": "Live-Demo",
+    "This button shows the support team's presence and refreshes itself every 10 seconds, as it does on a website.":
+        "Dieser Button zeigt die Anwesenheit des Support-Teams und erneuert sich alle 10 Sekunden, wie auf einer Webseite.",
     "Who": "Wer",
     "The whole group": "Die ganze Gruppe",
     "Icon set": "Symbolsatz",

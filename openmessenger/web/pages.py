@@ -16,8 +16,8 @@ CSP = (
 LANGUAGE_COOKIE = b"om_lang"
 
 
-def secureHeaders(request):
-    request.setHeader(b"content-security-policy", CSP.encode("ascii"))
+def secureHeaders(request, csp=CSP):
+    request.setHeader(b"content-security-policy", csp.encode("ascii"))
     request.setHeader(b"x-content-type-options", b"nosniff")
     request.setHeader(b"referrer-policy", b"no-referrer")
     request.setHeader(b"x-frame-options", b"DENY")
@@ -42,11 +42,11 @@ class Pages:
             undefined=jinja2.StrictUndefined,
         )
 
-    def render(self, request, name, **context):
+    def render(self, request, name, csp=CSP, **context):
         lang = language(request)
         if request.args.get(b"lang"):
             request.addCookie(LANGUAGE_COOKIE, lang.encode("ascii"), path=b"/", sameSite=b"lax")
-        secureHeaders(request)
+        secureHeaders(request, csp)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         template = self.environment.get_template(name)
         return template.render(_=translator(lang), lang=lang, **context).encode("utf-8")

@@ -10,6 +10,7 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.web.admin.routes import AdminRoutes
+from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
 from openmessenger.web.root import makeSite
 from openmessenger.web.status import StatusResource
@@ -34,7 +35,8 @@ class AdminPagesTests(SynchronousTestCase):
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
                             ["root@example.com"], CONNECTION, core.autoaway, "https://om.example",
                             self.server.clock)
-        site = makeSite(admin, StatusResource(self.directory, core.availability, self.server.clock))
+        site = makeSite(admin, StatusResource(self.directory, core.availability, self.server.clock),
+                        DemoResource(Pages(), "https://om.example"))
         self.client = StubTreq(site.resource)
 
     def get(self, path, **kwargs):
@@ -217,6 +219,20 @@ class AdminPagesTests(SynchronousTestCase):
         self.assertIn("https://om.example/chat?company=sales&amp;amp;supporter=alice&amp;amp;param_Kundennummer=56164", html)
         self.assertIn('src="/status/sales/alice.png?iconset=button&amp;lang=de"', html)
         self.assertIn("&lt;script&gt;", html)
+
+    def test_demoPage(self):
+        """
+        The demo page embeds the button with its refresh script, allowed by
+        the page's CSP hashes and nothing else; it is the same for any ID.
+        """
+        response = self.successResultOf(self.client.get("http://om.example/demo/sales"))
+        html = self.successResultOf(response.text())
+        csp = response.headers.getRawHeaders("content-security-policy")[0]
+        self.assertIn("/status/sales.png?iconset=button", html)
+        self.assertIn("'sha256-", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        other = self.successResultOf(self.client.get("http://om.example/demo/nosuchid"))
+        self.assertEqual(other.code, 200)
 
     def test_german(self):
         """
