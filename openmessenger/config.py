@@ -129,7 +129,9 @@ class TLSSection:
 @dataclass(frozen=True)
 class HTTPSection:
     endpoint: str = option("tcp:5280")
+    tls_endpoint: str = option("")
     public_url: str = option("http://localhost:5280")
+    trusted_proxies: Tuple[str, ...] = option("", _list)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ built and wired together.
 """
 
 import os
+import signal
 import sys
 from urllib.parse import urlparse
 from dataclasses import dataclass
@@ -233,7 +234,7 @@ def makeService(options):
     config = options.config
     try:
         certificate, key = prepareDataDir(config)
-        context = tls.serverContext(certificate, key)
+        context = tls.ReloadableContext(certificate, key)
     except (OSError, tls.TLSError) as e:
         raise ConfigError(str(e)) from None
     state = loadState(config)
@@ -244,6 +245,7 @@ def makeService(options):
 
     top = ServerService(core)
     PoolService(pool).setServiceParent(top)
+    ReloadOnHangup(context, reactor).setServiceParent(top)
     clients = core.clientFactory(context, reactor)
     clients.logTraffic = options["verbose"]
     top.listen(reactor, "c2s", config.c2s.endpoint, clients, "[c2s] endpoint")
@@ -258,10 +260,17 @@ def makeService(options):
         admin = AdminRoutes(
             pages, core.accounts, core.directory, core.availability, config.server.admins,
             connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
+            trustedProxies=config.http.trusted_proxies,
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)
-        top.listen(reactor, "http", config.http.endpoint, makeSite(admin, status, demo), "[http] endpoint")
+        site = makeSite(admin, status, demo)
+        top.listen(reactor, "http", config.http.endpoint, site, "[http] endpoint")
+        if config.http.tls_endpoint:
+            top.listen(
+                reactor, "https", config.http.tls_endpoint, TLSMemoryBIOFactory(context, False, site),
+                "[http] tls_endpoint",
+            )
     controlEndpoint = endpoints.UNIXServerEndpoint(
         reactor, config.controlSocket, mode=0o600, wantPID=True
     )
@@ -308,6 +317,36 @@ def _ctlCommand():
     """
     beside = os.path.join(os.path.dirname(sys.executable), "openmessenger-ctl")
     return beside if os.path.exists(beside) else "openmessenger-ctl"
+
+
+class ReloadOnHangup(service.Service):
+    """
+    Read the TLS certificate again on SIGHUP (after renewing it), for new
+    XMPP and HTTPS connections alike.
+    """
+
+    def __init__(self, context, reactor):
+        self.context = context
+        self.reactor = reactor
+        self.previous = None
+
+    def startService(self):
+        service.Service.startService(self)
+        self.previous = signal.signal(signal.SIGHUP, self.hangup)
+
+    def stopService(self):
+        service.Service.stopService(self)
+        if self.previous is not None:
+            signal.signal(signal.SIGHUP, self.previous)
+
+    def hangup(self, signum, frame):
+        self.reactor.callFromThread(self.reload)
+
+    def reload(self):
+        if self.context.reload():
+            log.info("Reloaded the TLS certificate {path}", path=self.context.certPath)
+        else:
+            log.error("Kept the old TLS certificate: {path} cannot be used", path=self.context.certPath)
 
 
 class PoolService(service.Service):

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
+from twisted.internet.interfaces import IOpenSSLContextFactory
+from zope.interface import implementer
 
 
 class TLSError(Exception):
@@ -111,3 +113,33 @@ def serverContext(certPath, keyPath):
         extraCertChain=certificates[1:],
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
     )
+
+
+@implementer(IOpenSSLContextFactory)
+class ReloadableContext:
+    """
+    A server context factory whose certificate can be read again (SIGHUP)
+    without a restart: new connections use the new one.
+    """
+
+    def __init__(self, certPath, keyPath):
+        self.certPath = certPath
+        self.keyPath = keyPath
+        self.current = serverContext(certPath, keyPath)
+
+    def getContext(self):
+        return self.current.getContext()
+
+    def reload(self):
+        """
+        Read the files again; keep the old certificate if they are broken.
+
+        @return: C{True} if the new certificate is in use.
+        """
+        try:
+            fresh = serverContext(self.certPath, self.keyPath)
+            fresh.getContext()
+        except (TLSError, SSL.Error):
+            return False
+        self.current = fresh
+        return True

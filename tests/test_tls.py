@@ -61,3 +61,24 @@ class CertificateTests(SynchronousTestCase):
         other = self.key + ".other"
         tls.makeSelfSigned(self.cert + ".other", other, ["x.example"])
         self.assertRaises(Exception, tls.serverContext(self.cert, other).getContext)
+
+
+class ReloadTests(SynchronousTestCase):
+    def test_reload(self):
+        """
+        A renewed certificate is used after reloading; broken files keep the
+        old one.
+        """
+        directory = tempfile.mkdtemp(prefix="om-tls-")
+        cert, key = os.path.join(directory, "c.pem"), os.path.join(directory, "k.pem")
+        tls.makeSelfSigned(cert, key, ["old.example"])
+        context = tls.ReloadableContext(cert, key)
+        old = context.current
+        tls.makeSelfSigned(cert, key, ["new.example"])
+        self.assertTrue(context.reload())
+        self.assertIsNot(context.current, old)
+        with open(cert, "w") as f:
+            f.write("garbage")
+        current = context.current
+        self.assertFalse(context.reload())
+        self.assertIs(context.current, current)

@@ -521,9 +521,12 @@ def test_psi_block(daemon, bob, psi, display, tmp_path):
     # bob sees alice go offline: besides Psi's own goodbye (with a status),
     # the daemon sends him her unavailable presence.
     waitFor(lambda: RESOURCE not in bob.resources(alice), "bob to see Psi offline")
-    bobs = traffic(daemon).of(bob.fullJID)
-    goodbyes = [p for p in bobs.sentStanzas("presence", type="unavailable") if p.get("from") == full]
-    assert any(p.find(f"{{{CLIENT}}}status") is None for p in goodbyes), bobs.transcript()
+    waitFor(
+        lambda: [p for p in traffic(daemon).of(bob.fullJID).sentStanzas("presence", type="unavailable")
+                 if p.get("from") == full and p.find(f"{{{CLIENT}}}status") is None],
+        "the daemon's unavailable presence from Psi to bob",
+        diagnose=lambda: traffic(daemon).of(bob.fullJID).transcript(),
+    )
 
     # A message from bob bounces with service-unavailable and never reaches
     # Psi, which opens no window.

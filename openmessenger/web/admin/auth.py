@@ -66,15 +66,11 @@ class Sessions:
         for session in [s for s in self._sessions.values() if s.user == user]:
             self.end(session)
 
-    def setCookie(self, request, session):
+    def setCookie(self, request, session, secure):
         request.addCookie(
             COOKIE, session.id.encode("ascii"), path=b"/admin", httpOnly=True,
-            secure=isSecure(request), sameSite=b"strict",
+            secure=secure, sameSite=b"strict",
         )
-
-
-def isSecure(request):
-    return bool(request.isSecure())
 
 
 def validToken(session, form):

@@ -19,6 +19,7 @@ from openmessenger.directory import DirectoryError
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.web import embed, iconart
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
+from openmessenger.web.proxy import clientAddress, isSecure
 from openmessenger.xmpp import sasl
 
 STATES = ("online", "away", "xa", "dnd", "offline")
@@ -82,13 +83,14 @@ class AdminRoutes:
     log = Logger()
 
     def __init__(self, pages, accounts, directory, availability, operators, connection,
-                 autoaway, publicURL="", clock=None):
+                 autoaway, publicURL="", clock=None, trustedProxies=()):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
         @param autoaway: the L{AutoAwayHandler}, for each user's intervals.
         """
         self.autoaway = autoaway
+        self.trustedProxies = frozenset(trustedProxies)
         self.publicURL = publicURL.rstrip("/")
         self.pages = pages
         self.accounts = accounts
@@ -150,7 +152,7 @@ class AdminRoutes:
         session = self.sessions.get(request)
         if session is None:
             session = self.sessions.create()
-            self.sessions.setCookie(request, session)
+            self.sessions.setCookie(request, session, isSecure(request, self.trustedProxies))
         return self.pages.render(request, "login.html", session=None, csrf=session.csrf,
                                  isAdmin=False, error=error)
 
@@ -162,8 +164,7 @@ class AdminRoutes:
         if not validToken(anonymous, values):
             request.setResponseCode(403)
             return self.loginForm(request, "The form expired; please try again.")
-        address = request.getClientAddress()
-        address = getattr(address, "host", str(address))
+        address = clientAddress(request, self.trustedProxies)
         try:
             user = self.accounts.prepare(values.get("address", ""))
         except ValueError:
@@ -182,7 +183,7 @@ class AdminRoutes:
             return self.loginForm(request, "Wrong address or password.")
         self.sessions.end(anonymous)
         session = self.sessions.create(user)
-        self.sessions.setCookie(request, session)
+        self.sessions.setCookie(request, session, isSecure(request, self.trustedProxies))
         return redirect(request, "/admin/")
 
     @app.route("/logout", methods=["POST"])
