@@ -28,7 +28,7 @@ test-wokkel: $(BIN)/.installed
 
 # Real desktop clients (Psi, Profanity) against the real daemon.
 test-clients: $(BIN)/.installed
-	$(BIN)/python -m pytest -m clients tests/clients
+	$(BIN)/python -m pytest -m clients tests/clients tests/browser
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py
