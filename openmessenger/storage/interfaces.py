@@ -333,3 +333,63 @@ class IDirectoryStore(Interface):
         """
         Create or replace an account's profile.
         """
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """
+    A visitor chat as kept for the company (Protokollierung).
+    """
+
+    id: str
+    company: str
+    publicId: str
+    visitorName: str
+    visitorEmail: str = ""
+    parameters: Tuple[Tuple[str, str], ...] = ()
+    supporters: Tuple[str, ...] = ()
+    started: float = 0.0
+    ended: float | None = None
+    endedHow: str = ""
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    seq: int
+    direction: str
+    sender: str
+    body: str
+    stamp: float
+
+
+class ITranscriptStore(Interface):
+    def putTranscript(transcript: Transcript):
+        """
+        Create or update a chat's record (not its lines).
+        """
+
+    def appendLine(chat: str, line: TranscriptLine):
+        """
+        Add a line to a chat.
+        """
+
+    def getTranscript(chat: str):
+        """
+        Fire with C{(Transcript, [TranscriptLine])}, or C{None}.
+        """
+
+    def listTranscripts(company: str, since: float = 0.0):
+        """
+        A company's chats started since C{since}, newest first.
+        """
+
+    def deleteTranscript(chat: str):
+        """
+        Delete a chat and its lines.
+        """
+
+    def deleteTranscriptsBefore(company: str, stamp: float):
+        """
+        Delete a company's chats that started before C{stamp}; fire with how
+        many.
+        """

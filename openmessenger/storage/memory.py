@@ -15,6 +15,7 @@ from openmessenger.storage.interfaces import (
     IDirectoryStore,
     IDocumentStore,
     ILastActivityStore,
+    ITranscriptStore,
     IOfflineStore,
     IRosterStore,
     ISettingsStore,
@@ -26,7 +27,7 @@ from openmessenger.storage.interfaces import (
 
 @implementer(
     IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore,
-    IDocumentStore, IBlockStore, IDirectoryStore,
+    IDocumentStore, IBlockStore, IDirectoryStore, ITranscriptStore,
 )
 class MemoryStore:
     def __init__(self):
@@ -43,6 +44,8 @@ class MemoryStore:
         self._groups = {}
         self._supporters = {}
         self._profiles = {}
+        self._transcripts = {}
+        self._lines = {}
 
     def sync(self):
         """
@@ -269,3 +272,36 @@ class MemoryStore:
             return self._missing(profile.jid)
         self._profiles[profile.jid] = profile
         return succeed(None)
+
+    # ITranscriptStore
+
+    def putTranscript(self, transcript):
+        self._transcripts[transcript.id] = transcript
+        self._lines.setdefault(transcript.id, [])
+        return succeed(None)
+
+    def appendLine(self, chat, line):
+        self._lines[chat].append(line)
+        return succeed(None)
+
+    def getTranscript(self, chat):
+        if chat not in self._transcripts:
+            return succeed(None)
+        return succeed((self._transcripts[chat], list(self._lines[chat])))
+
+    def listTranscripts(self, company, since=0.0):
+        return succeed(sorted(
+            (t for t in self._transcripts.values() if t.company == company and t.started >= since),
+            key=lambda t: -t.started,
+        ))
+
+    def deleteTranscript(self, chat):
+        self._transcripts.pop(chat, None)
+        self._lines.pop(chat, None)
+        return succeed(None)
+
+    def deleteTranscriptsBefore(self, company, stamp):
+        old = [t.id for t in self._transcripts.values() if t.company == company and t.started < stamp]
+        for chat in old:
+            self.deleteTranscript(chat)
+        return succeed(len(old))

@@ -97,3 +97,27 @@ CREATE TABLE account_profile (
     enabled INTEGER NOT NULL DEFAULT 1,
     company_admin INTEGER NOT NULL DEFAULT 0
 );
+
+-- version 5
+CREATE TABLE visitor_chat (
+    id TEXT PRIMARY KEY,
+    company TEXT NOT NULL,
+    public_id TEXT NOT NULL,              -- the company or group the visitor asked
+    visitor_name TEXT NOT NULL,
+    visitor_email TEXT NOT NULL DEFAULT '',
+    parameters TEXT NOT NULL DEFAULT '[]',   -- JSON [[name, value], ...]
+    supporters TEXT NOT NULL DEFAULT '[]',   -- JSON, in the order they served
+    started REAL NOT NULL,
+    ended REAL,
+    ended_how TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX visitor_chat_company ON visitor_chat(company, started);
+CREATE TABLE visitor_message (
+    chat TEXT NOT NULL REFERENCES visitor_chat(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    direction TEXT NOT NULL,              -- 'visitor', 'supporter', 'system'
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    stamp REAL NOT NULL,
+    PRIMARY KEY (chat, seq)
+);

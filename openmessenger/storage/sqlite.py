@@ -29,6 +29,7 @@ from openmessenger.storage.interfaces import (
     IDirectoryStore,
     IDocumentStore,
     ILastActivityStore,
+    ITranscriptStore,
     IOfflineStore,
     IRosterStore,
     ISettingsStore,
@@ -39,9 +40,11 @@ from openmessenger.storage.interfaces import (
     RosterItem,
     ScramKeys,
     Supporter,
+    Transcript,
+    TranscriptLine,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _prepareConnection(connection):
@@ -160,7 +163,7 @@ def _item(row):
 
 @implementer(
     IAccountStore, IRosterStore, IOfflineStore, ILastActivityStore, ISettingsStore,
-    IDocumentStore, IBlockStore, IDirectoryStore,
+    IDocumentStore, IBlockStore, IDirectoryStore, ITranscriptStore,
 )
 class SQLiteStore:
     """
@@ -542,7 +545,7 @@ class SQLiteStore:
         return self._run(put)
 
     def deleteCompany(self, id):
-        return self._run(lambda cursor: cursor.execute("DELETE FROM company WHERE id = ?", (id,)) and None)
+        return self._run(lambda cursor: _execute(cursor, "DELETE FROM company WHERE id = ?", (id,)) and None)
 
     def putGroup(self, group):
         def put(cursor):
@@ -591,6 +594,79 @@ class SQLiteStore:
             )
 
         return self._guardAccount(profile.jid, put)
+
+    # ITranscriptStore
+
+    def putTranscript(self, t):
+        def put(cursor):
+            cursor.execute(
+                # An upsert, not REPLACE: a replaced row would take its lines along.
+                "INSERT INTO visitor_chat (id, company, public_id, visitor_name, visitor_email, "
+                "parameters, supporters, started, ended, ended_how) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET supporters = excluded.supporters, "
+                "ended = excluded.ended, ended_how = excluded.ended_how",
+                (t.id, t.company, t.publicId, t.visitorName, t.visitorEmail,
+                 json.dumps([list(p) for p in t.parameters]), json.dumps(list(t.supporters)),
+                 t.started, t.ended, t.endedHow),
+            )
+
+        return self._run(put)
+
+    def appendLine(self, chat, line):
+        def put(cursor):
+            cursor.execute(
+                "INSERT INTO visitor_message (chat, seq, direction, sender, body, stamp) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (chat, line.seq, line.direction, line.sender, line.body, line.stamp),
+            )
+
+        return self._run(put)
+
+    def getTranscript(self, chat):
+        def get(cursor):
+            row = cursor.execute(
+                "SELECT id, company, public_id, visitor_name, visitor_email, parameters, supporters, "
+                "started, ended, ended_how FROM visitor_chat WHERE id = ?", (chat,)
+            ).fetchone()
+            if row is None:
+                return None
+            lines = [TranscriptLine(*r) for r in cursor.execute(
+                "SELECT seq, direction, sender, body, stamp FROM visitor_message WHERE chat = ? ORDER BY seq",
+                (chat,),
+            )]
+            return _transcript(row), lines
+
+        return self._run(get)
+
+    def listTranscripts(self, company, since=0.0):
+        def get(cursor):
+            return [_transcript(row) for row in cursor.execute(
+                "SELECT id, company, public_id, visitor_name, visitor_email, parameters, supporters, "
+                "started, ended, ended_how FROM visitor_chat WHERE company = ? AND started >= ? "
+                "ORDER BY started DESC", (company, since),
+            )]
+
+        return self._run(get)
+
+    def deleteTranscript(self, chat):
+        return self._run(lambda cursor: _execute(cursor, "DELETE FROM visitor_chat WHERE id = ?", (chat,)))
+
+    def deleteTranscriptsBefore(self, company, stamp):
+        return self._run(lambda cursor: _execute(
+            cursor, "DELETE FROM visitor_chat WHERE company = ? AND started < ?", (company, stamp)
+        ).rowcount)
+
+
+def _execute(cursor, sql, args):
+    cursor.execute(sql, args)
+    return cursor
+
+
+def _transcript(row):
+    id, company, publicId, name, email, parameters, supporters, started, ended, how = row
+    return Transcript(id, company, publicId, name, email,
+                      tuple(tuple(p) for p in json.loads(parameters)), tuple(json.loads(supporters)),
+                      started, ended, how)
 
 
 def _bump(cursor, user):

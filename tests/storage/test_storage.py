@@ -48,7 +48,8 @@ class StorageTestsMixin:
         for interface in [interfaces.IAccountStore, interfaces.IRosterStore,
                           interfaces.IOfflineStore, interfaces.ILastActivityStore,
                           interfaces.ISettingsStore, interfaces.IDocumentStore,
-                          interfaces.IBlockStore, interfaces.IDirectoryStore]:
+                          interfaces.IBlockStore, interfaces.IDirectoryStore,
+                          interfaces.ITranscriptStore]:
             verifyObject(interface, self.store)
 
     def test_accounts(self):
@@ -353,6 +354,50 @@ class MemoryDirectoryTests(DirectoryStorageTestsMixin, SynchronousTestCase):
 
 
 class SQLiteDirectoryTests(DirectoryStorageTestsMixin, SynchronousTestCase):
+    def setUp(self):
+        self.pool = SynchronousPool(":memory:")
+        self.store = SQLiteStore(self.pool)
+        self.successResultOf(self.store.migrate())
+        self.addCleanup(self.pool.close)
+
+
+class TranscriptStorageTestsMixin:
+    def test_transcripts(self):
+        """
+        Chats are kept with their lines, listed newest first per company,
+        updated, and deleted singly or by age.
+        """
+        from openmessenger.storage.interfaces import Transcript, TranscriptLine
+
+        store = self.store
+        first = Transcript("c1", "acme", "sales", "Vera", "vera@example.net",
+                           (("URL", "www.example.com"),), ("alice@example.com",), 100.0)
+        second = Transcript("c2", "acme", "acme", "Otto", started=200.0)
+        other = Transcript("c3", "evil", "evil", "Eve", started=150.0)
+        for t in (first, second, other):
+            self.successResultOf(store.putTranscript(t))
+        self.successResultOf(store.appendLine("c1", TranscriptLine(1, "visitor", "Vera", "Hallo", 101.0)))
+        self.successResultOf(store.appendLine("c1", TranscriptLine(2, "supporter", "alice@example.com", "Hi!", 102.0)))
+        ended = Transcript(**{**first.__dict__, "ended": 110.0, "endedHow": "visitor"})
+        self.successResultOf(store.putTranscript(ended))
+        transcript, lines = self.successResultOf(store.getTranscript("c1"))
+        self.assertEqual(transcript, ended)
+        self.assertEqual([l.body for l in lines], ["Hallo", "Hi!"])
+        self.assertEqual([t.id for t in self.successResultOf(store.listTranscripts("acme"))], ["c2", "c1"])
+        self.assertEqual([t.id for t in self.successResultOf(store.listTranscripts("acme", 150.0))], ["c2"])
+        self.assertEqual(self.successResultOf(store.deleteTranscriptsBefore("acme", 150.0)), 1)
+        self.assertIsNone(self.successResultOf(store.getTranscript("c1")))
+        self.successResultOf(store.deleteTranscript("c2"))
+        self.assertEqual(self.successResultOf(store.listTranscripts("acme")), [])
+        self.assertEqual(len(self.successResultOf(store.listTranscripts("evil"))), 1)
+
+
+class MemoryTranscriptTests(TranscriptStorageTestsMixin, SynchronousTestCase):
+    def setUp(self):
+        self.store = MemoryStore()
+
+
+class SQLiteTranscriptTests(TranscriptStorageTestsMixin, SynchronousTestCase):
     def setUp(self):
         self.pool = SynchronousPool(":memory:")
         self.store = SQLiteStore(self.pool)
