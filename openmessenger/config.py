@@ -121,6 +121,11 @@ class StreamManagementSection:
 
 
 @dataclass(frozen=True)
+class VisitorChatSection:
+    answer_timeout: int = option("120", _integer)
+
+
+@dataclass(frozen=True)
 class TLSSection:
     certificate: str = option("", path=True)
     private_key: str = option("", path=True)
@@ -163,6 +168,7 @@ class Config:
     registration: RegistrationSection
     vcard: VCardSection
     stream_management: StreamManagementSection
+    visitorchat: VisitorChatSection
     base: str = "."
 
     def dataPath(self, name: str) -> str:
@@ -191,6 +197,7 @@ _SECTION_CLASSES = {
     "registration": RegistrationSection,
     "vcard": VCardSection,
     "stream_management": StreamManagementSection,
+    "visitorchat": VisitorChatSection,
 }
 
 

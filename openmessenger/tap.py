@@ -43,11 +43,14 @@ from openmessenger.features.offline import OfflineHandler
 from openmessenger.features.presence import PresenceHandler
 from openmessenger.features.roster import RosterHandler
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
+from openmessenger.visitorchat.component import VisitorDomain
+from openmessenger.visitorchat.service import VisitorChatService
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
 from openmessenger.web.root import makeSite
 from openmessenger.web.status import StatusResource
+from openmessenger.web.visitor import VisitorRoutes
 from openmessenger.xmpp.accounts import AccountManager
 from openmessenger.xmpp.availability import Availability
 from openmessenger.xmpp.c2s import ClientFactory
@@ -141,6 +144,7 @@ class XMPPServer:
     caps: object
     directory: Directory
     autoaway: AutoAwayHandler
+    visitorChats: VisitorChatService
 
     @property
     def domains(self):
@@ -175,7 +179,12 @@ def assemble(store, config, clock, state=None):
     directory = Directory(store, accounts, domains)
     directory.load(state.directory)
     accounts.deletedListeners.append(directory.accountDeleted)
-    rosters.shared = directory.sharedContacts
+    visitorChats = VisitorChatService(
+        directory, availability, store, rosters, router.route, clock,
+        answerTimeout=config.visitorchat.answer_timeout,
+    )
+    VisitorDomain(visitorChats, router, domains)
+    rosters.shared = lambda user: {**directory.sharedContacts(user), **visitorChats.contactsOf(user)}
     requests = IQRequests(clock)
     autoaway = AutoAwayHandler(
         store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock
@@ -224,7 +233,7 @@ def assemble(store, config, clock, state=None):
     caps = discovery.caps(domains[0]).result
     return XMPPServer(
         config, sessions, router, domain, rosters, accounts, availability, registration, caps,
-        directory, autoaway,
+        directory, autoaway, visitorChats,
     )
 
 
@@ -264,7 +273,8 @@ def makeService(options):
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)
-        site = makeSite(admin, status, demo)
+        visitor = VisitorRoutes(pages, core.visitorChats, config.http.trusted_proxies)
+        site = makeSite(admin, status, demo, visitor)
         top.listen(reactor, "http", config.http.endpoint, site, "[http] endpoint")
         if config.http.tls_endpoint:
             top.listen(

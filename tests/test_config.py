@@ -30,7 +30,8 @@ class SampleTests(SynchronousTestCase):
         for section in [config.ServerSection, config.C2SSection, config.TLSSection,
                         config.HTTPSection, config.StorageSection, config.OfflineSection,
                         config.AutoAwaySection, config.RegistrationSection,
-                        config.VCardSection, config.StreamManagementSection]:
+                        config.VCardSection, config.StreamManagementSection,
+                        config.VisitorChatSection]:
             for option in fields(section):
                 self.assertRegex(text, rf"(?m)^{option.name} =", option.name)
 
@@ -43,7 +44,8 @@ class SampleTests(SynchronousTestCase):
         for section in [config.ServerSection, config.C2SSection, config.TLSSection,
                         config.HTTPSection, config.StorageSection, config.OfflineSection,
                         config.AutoAwaySection, config.RegistrationSection,
-                        config.VCardSection, config.StreamManagementSection]:
+                        config.VCardSection, config.StreamManagementSection,
+                        config.VisitorChatSection]:
             for option in fields(section):
                 self.assertIn(f"| `{option.name}` |", text, option.name)
 

@@ -126,7 +126,12 @@ class PresenceHandler(XMPPHandler):
             if contact != session.bare:
                 self.run(self.outboundSubscription(session.bare, contact, kind, presence))
         elif kind == "probe":
-            pass  # Only servers probe (RFC 6121 4.3).
+            # Clients should leave probing to servers (RFC 6121 4.3), but
+            # some (Psi after unblocking) ask: answer as a server would.
+            if to is not None:
+                presence["from"] = session.bare
+                presence["to"] = stanzas.bare(to)
+                self.send(presence)
         elif kind == "error":
             if to is not None:
                 self.send(presence)

@@ -13,6 +13,7 @@ filters) are kept but not enforced: a deny rule for a JID blocks everything.
 import binascii
 import os
 
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
@@ -55,6 +56,7 @@ class PrivacyHandler(XMPPHandler):
         self.blocking = blocking
         self.sessions = sessions
         self.active = {}
+        self._locks = {}
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(PRIVACY_IQ, self.onPrivacy)
@@ -79,9 +81,22 @@ class PrivacyHandler(XMPPHandler):
         session = getattr(iq, "origin", None)
         if session is None or iq.getAttribute("to") not in (None, session.bare):
             return self.send(StanzaError("service-unavailable").toResponse(iq))
-        d = self.load(session.bare)
-        d.addCallback(self.get if kind == "get" else self.set, iq, session)
-        d.addErrback(self.failed, iq)
+        # One request of a user at a time, in order: Psi sends three sets at
+        # once at login, each building on the one before.
+        user = session.bare
+        lock = self._locks.setdefault(user, defer.DeferredLock())
+
+        def process():
+            d = self.load(user)
+            d.addCallback(self.get if kind == "get" else self.set, iq, session)
+            return d.addErrback(self.failed, iq)
+
+        def release(result):
+            if not lock.locked and not lock.waiting:
+                self._locks.pop(user, None)
+            return result
+
+        lock.run(process).addBoth(release)
 
     def get(self, state, iq, session):
         asked = list(iq.query.elements(NS_PRIVACY, "list"))

@@ -14,16 +14,17 @@ from twisted.web.util import Redirect
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 
 
-def makeSite(admin, status, demo):
+def makeSite(admin, status, demo, visitor):
     """
-    The web site: C{/admin/} (Klein), C{/status/}, C{/demo/}, C{/static/};
-    C{/} goes to the administration.
+    The web site: C{/admin/} and C{/chat} (Klein), C{/status/}, C{/demo/},
+    C{/static/}; C{/} goes to the administration.
     """
     root = Resource()
     root.putChild(b"", Redirect(b"/admin/"))
     root.putChild(b"admin", admin.app.resource())
     root.putChild(b"status", status)
     root.putChild(b"demo", demo)
+    root.putChild(b"chat", visitor.app.resource())
     root.putChild(b"static", File(STATIC))
     site = Site(root)
     site.displayTracebacks = False

@@ -315,10 +315,14 @@ class BroadcastTests(SynchronousTestCase):
         # server drops it: she learns nothing either way.
         self.assertEqual(presences(self.carol.read()), [])
 
-    def test_clientProbesIgnored(self):
+    def test_clientProbes(self):
         """
-        A probe sent by a client goes nowhere.
+        A probe sent by a client is answered as a server's would be: with
+        presence for a subscriber, with nothing revealed to a stranger.
         """
-        self.server.login("alice@example.com")
+        self.server.login("alice@example.com", "pc")
         self.carol.send("<presence to='alice@example.com' type='probe'/>")
         self.assertEqual(self.carol.read(), [])
+        self.bob.read()
+        self.bob.send("<presence to='alice@example.com' type='probe'/>")
+        self.assertEqual(presences(self.bob.read()), [("alice@example.com/pc", None)])

@@ -72,6 +72,29 @@ class PrivacyTests(SynchronousTestCase):
         self.bob.send("<message to='alice@example.com' id='m'><body>hi</body></message>")
         self.assertEqual(self.bob.readOne()["type"], "error")
 
+    def test_pipelinedRequestsInOrder(self):
+        """
+        Psi sends its list, then default and active, without waiting: they
+        are handled in order, each seeing the one before.
+        """
+        from tests.xmpp.test_rosters import SlowStore
+
+        server = FakeServer(store=SlowStore())
+        server.addUser("alice@example.com")
+        store = server.store
+        store.setDocument = lambda *a, _set=store.setDocument: _set(*a).addCallback(store._later)
+        alice = server.login("alice@example.com")
+        alice.send(
+            f"<iq type='set' id='1'><query xmlns='{NS}'><list name='blocked'><item action='allow' order='1'/></list></query></iq>"
+            f"<iq type='set' id='2'><query xmlns='{NS}'><default name='blocked'/></query></iq>"
+            f"<iq type='set' id='3'><query xmlns='{NS}'><active name='blocked'/></query></iq>"
+        )
+        while store.pending:
+            store.finish()
+        replies = {e["id"]: e["type"] for e in alice.read() if e.name == "iq" and e.getAttribute("id") in "123"}
+        self.assertEqual(replies, {"1": "result", "2": "result", "3": "result"})
+        self.assertIn("default='blocked'", store._documents["alice@example.com"]["privacy lists"])
+
     def test_removeListInUse(self):
         """
         The default list cannot be removed while it is the default.

@@ -14,6 +14,7 @@ from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
 from openmessenger.web.root import makeSite
 from openmessenger.web.status import StatusResource
+from openmessenger.web.visitor import VisitorRoutes
 from tests.helpers import FakeServer
 
 BASE = "http://om.example/admin"
@@ -36,7 +37,8 @@ class AdminPagesTests(SynchronousTestCase):
                             ["root@example.com"], CONNECTION, core.autoaway, "https://om.example",
                             self.server.clock)
         site = makeSite(admin, StatusResource(self.directory, core.availability, self.server.clock),
-                        DemoResource(Pages(), "https://om.example"))
+                        DemoResource(Pages(), "https://om.example"),
+                        VisitorRoutes(Pages(), core.visitorChats))
         self.client = StubTreq(site.resource)
 
     def get(self, path, **kwargs):

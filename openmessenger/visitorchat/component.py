@@ -1,0 +1,56 @@
+# -*- test-case-name: tests.visitorchat.test_component -*-
+"""
+The XMPP side of visitor chat: the visitors sub-domains
+(C{visitors.<domain>}), where every visitor has a JID for the length of a
+chat.  Supporters write to it like to any contact.
+"""
+
+from twisted.words.protocols.jabber.xmlstream import toResponse
+from twisted.words.xish import domish
+
+from openmessenger.xmpp import stanzas
+
+NS_VCARD = "vcard-temp"
+
+
+class VisitorDomain:
+    def __init__(self, service, router, domains):
+        self.service = service
+        self.send = router.route
+        self.domains = tuple(f"visitors.{domain}" for domain in domains)
+        for domain in self.domains:
+            router.addRoute(domain, self)
+
+    def receive(self, stanza):
+        chat = self.service.byVisitor.get(stanzas.bare(stanza.getAttribute("to", "")))
+        kind = stanza.getAttribute("type")
+        if stanza.name == "message":
+            self.service.fromSupporter(stanza)
+        elif stanza.name == "presence":
+            if kind == "probe":
+                self.answerProbe(stanza, chat)
+        elif stanza.name == "iq" and kind in ("get", "set"):
+            vcard = stanzas.child(stanza, NS_VCARD, "vCard")
+            if kind == "get" and vcard is not None and chat is not None:
+                reply = toResponse(stanza, "result")
+                card = reply.addElement((NS_VCARD, "vCard"))
+                card.addElement("FN", content=chat.name)
+                card.addElement("NICKNAME", content=chat.name)
+                if chat.email:
+                    card.addElement("EMAIL").addElement("USERID", content=chat.email)
+                self.send(reply)
+            else:
+                reply = stanzas.errorReply(stanza, "service-unavailable")
+                self.send(reply)
+
+    def answerProbe(self, probe, chat):
+        prober = stanzas.bare(probe.getAttribute("from", ""))
+        if chat is not None and chat.supporter == prober and chat.ended is None:
+            chat.visible = None  # send again, whatever was sent before
+            self.service.sendPresence(chat)
+        else:
+            presence = domish.Element((stanzas.NS_CLIENT, "presence"))
+            presence["from"] = probe["to"]
+            presence["to"] = probe.getAttribute("from", "")
+            presence["type"] = "unavailable"
+            self.send(presence)

@@ -1,0 +1,436 @@
+# -*- test-case-name: tests.visitorchat.test_service -*-
+"""
+The visitor chat service: the one place both the web side and the XMPP
+side call.
+
+A chat starts from the browser; the service picks a supporter, gives the
+visitor a JID of its own on the visitors sub-domain (C{visitors.<domain>}),
+sends the supporter the visitor's parameters before anything else, puts the
+visitor in the supporter's roster for the length of the chat (group
+"Visitors", named after the visitor) and relays messages both ways.  Every
+line goes into the transcript.  The browser fetches what happened since the
+last event it saw (long polling), so reloads lose and repeat nothing.
+"""
+
+import secrets
+import time
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.words.xish import domish
+
+from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
+from wokkel import data_form
+
+from openmessenger.storage.interfaces import RosterItem, Transcript, TranscriptLine
+from openmessenger.visitorchat.model import (
+    MAX_EMAIL,
+    MAX_MESSAGE,
+    MAX_NAME,
+    Dispatcher,
+    VisitorError,
+    cleanParameters,
+    cleanText,
+)
+from openmessenger.xmpp import stanzas
+from openmessenger.xmpp.c2s import AuthThrottle
+
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+NS_NICK = "http://jabber.org/protocol/nick"
+VISITORS_GROUP = "Visitors"
+#: Seconds a poll waits for news before answering empty (below the 30 s
+#: after which proxies cut idle connections).
+POLL_TIMEOUT = 25
+#: Seconds without any request from the page after which the visitor has
+#: left: the supporter sees them unavailable, and later the chat ends.
+GONE_AFTER = 60
+END_AFTER = 900
+#: Events kept in memory per chat (the transcript keeps everything).
+MAX_EVENTS = 500
+
+
+class NobodyAvailable(Exception):
+    """
+    No supporter takes visitors now: offer the offline form.
+    """
+
+
+class Chat:
+    def __init__(self, company, publicId, name, email, parameters, lang, domain, now):
+        self.token = secrets.token_urlsafe(24)
+        self.id = secrets.token_hex(8)
+        self.visitorJid = f"{self.id}@visitors.{domain}"
+        self.company = company
+        self.publicId = publicId
+        self.name = name
+        self.email = email
+        self.parameters = parameters
+        self.lang = lang
+        self.started = now
+        self.lastSeen = now
+        self.idle = 0
+        self.supporter = None
+        self.served = []
+        self.answered = False
+        self.events = []
+        self.seq = 0
+        self.waiters = []
+        self.ended = None
+        self.visible = None
+
+    def transcript(self, ended=None, how=""):
+        return Transcript(self.id, self.company, self.publicId, self.name, self.email,
+                          self.parameters, tuple(self.served), self.started, ended, how)
+
+
+class VisitorChatService:
+    log = Logger()
+
+    def __init__(self, directory, availability, store, rosters, send, clock,
+                 answerTimeout=120, chatsPerAddress=10, chatWindow=600):
+        """
+        @param directory: who is support staff of what.
+        @param availability: who is available.
+        @param store: an L{ITranscriptStore}.
+        @param rosters: the L{RosterManager} (visitors appear as contacts).
+        @param send: routes a stanza.
+        @param answerTimeout: seconds a supporter has for a first answer
+            before the chat moves to another one.
+        """
+        self.directory = directory
+        self.availability = availability
+        self.store = store
+        self.rosters = rosters
+        self.send = send
+        self.clock = clock
+        self.answerTimeout = answerTimeout
+        self.dispatcher = Dispatcher()
+        self.throttle = AuthThrottle(chatsPerAddress, chatWindow, clock)
+        self.byToken = {}
+        self.byVisitor = {}
+        self._sweeper = None
+
+    def now(self):
+        return self.clock.seconds()
+
+    # Roster entries for supporters
+
+    def contactsOf(self, supporter):
+        return {
+            chat.visitorJid: RosterItem(chat.visitorJid, chat.name, (VISITORS_GROUP,), "both")
+            for chat in self.byToken.values()
+            if chat.supporter == supporter and chat.ended is None
+        }
+
+    def load(self, supporter):
+        return len(self.contactsOf(supporter))
+
+    # Starting
+
+    def start(self, publicId, slug, name, email, parameters, lang, address):
+        """
+        Start a chat; return it, or raise L{NobodyAvailable} or
+        L{VisitorError}.
+        """
+        name = cleanText(name, MAX_NAME, "name")
+        email = (email or "").strip()
+        if len(email) > MAX_EMAIL or (email and "@" not in email):
+            raise VisitorError("the e-mail address is not valid")
+        parameters = cleanParameters(parameters)
+        owner = self.directory.resolve(publicId)
+        if owner is None:
+            raise NobodyAvailable()
+        if not self.throttle.allowed(address):
+            raise VisitorError("too many chats from your address; please wait a few minutes")
+        company = self.directory.companies[getattr(owner, "company", owner.id)]
+        supporter = self.choose(publicId, slug, ())
+        if supporter is None:
+            raise NobodyAvailable()
+        self.throttle.failed(address)
+        chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
+        chat.preferred = slug
+        self.byToken[chat.token] = chat
+        self.byVisitor[chat.visitorJid] = chat
+        self.store.putTranscript(chat.transcript()).addErrback(self.log.failure)
+        self.assign(chat, supporter)
+        self.sweep()
+        return chat
+
+    def choose(self, publicId, slug, exclude):
+        supporters = self.directory.supportersOf(publicId)
+        candidates = [s.jid for s in supporters]
+        if slug:
+            named = [s.jid for s in supporters if s.slug == slug]
+            chosen = self.dispatcher.choose(named, self.availability.stateOf, self.load, exclude)
+            if chosen is not None:
+                return chosen
+        return self.dispatcher.choose(candidates, self.availability.stateOf, self.load, exclude)
+
+    def assign(self, chat, supporter):
+        """
+        Hand the chat to a supporter: parameters first, then the visitor's
+        presence and roster entry, then the conversation so far.
+        """
+        chat.supporter = supporter
+        chat.served.append(supporter)
+        chat.answered = False
+        self.send(self.parametersMessage(chat))
+        self.rosters.sharedChanged(supporter, chat.visitorJid)
+        self.sendPresence(chat)
+        for event in chat.events:
+            if event["kind"] == "message" and event["from"] == "visitor":
+                self.send(self.message(chat, event["text"]))
+        name = self.directory.displayName(supporter)
+        self.event(chat, "system", "supporter", name)
+        chat.unwatch = self.availability.watch(
+            supporter, lambda account, state: self.supporterChanged(chat, account, state)
+        )
+        self.store.putTranscript(chat.transcript()).addErrback(self.log.failure)
+        chat.answerTimer = self.clock.callLater(self.answerTimeout, self.noAnswer, chat, supporter)
+
+    def parametersMessage(self, chat):
+        """
+        One readable message with everything the visitor brought along, and
+        the same as a data form (XEP-0004) for clients that show forms.
+        """
+        lines = [f"Visitor: {chat.name}" + (f" <{chat.email}>" if chat.email else "")]
+        lines += [f"{name}: {value}" for name, value in chat.parameters]
+        lines.append(f"Language: {chat.lang}")
+        lines.append(f"Started: {stanzas.formatStamp(chat.started)}")
+        message = self.message(chat, "\n".join(lines))
+        form = data_form.Form("result", title="Visitor")
+        form.addField(data_form.Field("text-single", "name", chat.name, label="Name"))
+        if chat.email:
+            form.addField(data_form.Field("text-single", "email", chat.email, label="E-mail"))
+        for name, value in chat.parameters:
+            form.addField(data_form.Field("text-single", f"param_{name}", value, label=name))
+        message.addChild(form.toElement())
+        return message
+
+    def message(self, chat, body, state="active"):
+        message = domish.Element((stanzas.NS_CLIENT, "message"))
+        message["from"] = chat.visitorJid
+        message["to"] = chat.supporter
+        message["type"] = "chat"
+        if body is not None:
+            message.addElement("body", content=body)
+            message.addElement((NS_NICK, "nick"), content=chat.name)
+        if state:
+            message.addElement((NS_CHATSTATES, state))
+        return message
+
+    def sendPresence(self, chat):
+        """
+        The visitor's presence, as the supporter sees it: available while the
+        page is open, away/xa while idle, unavailable once gone.
+        """
+        if chat.ended is not None or self.now() - chat.lastSeen > GONE_AFTER:
+            show = "unavailable"
+        elif chat.idle >= 1800:
+            show = "xa"
+        elif chat.idle >= 300:
+            show = "away"
+        else:
+            show = None
+        if show == chat.visible or chat.supporter is None:
+            return
+        chat.visible = show
+        presence = stanzas.presence(chat.supporter, chat.visitorJid,
+                                    "unavailable" if show == "unavailable" else None)
+        if show in ("away", "xa"):
+            presence.addElement("show", content=show)
+        presence.addElement((NS_NICK, "nick"), content=chat.name)
+        self.send(presence)
+
+    # What the visitor does
+
+    def find(self, token):
+        chat = self.byToken.get(token or "")
+        if chat is None:
+            raise KeyError(token)
+        return chat
+
+    def seen(self, chat, idle=0):
+        chat.lastSeen = self.now()
+        chat.idle = max(0, idle)
+        self.sendPresence(chat)
+
+    def say(self, chat, text):
+        if chat.ended is not None:
+            raise VisitorError("the chat has ended")
+        text = cleanText(text, MAX_MESSAGE, "message")
+        self.seen(chat)
+        self.event(chat, "message", "visitor", text)
+        self.send(self.message(chat, text))
+
+    def typing(self, chat, composing):
+        if chat.ended is None and chat.supporter:
+            self.send(self.message(chat, None, "composing" if composing else "paused"))
+
+    def close(self, chat, how="visitor"):
+        if chat.ended is not None:
+            return
+        chat.ended = self.now()
+        self.stopWatching(chat)
+        self.event(chat, "ended", how, "")
+        if chat.supporter:
+            self.send(self.message(chat, None, "gone"))
+            self.sendPresence(chat)
+            self.rosters.sharedChanged(chat.supporter, chat.visitorJid)
+        self.store.putTranscript(chat.transcript(chat.ended, how)).addErrback(self.log.failure)
+        self.byVisitor.pop(chat.visitorJid, None)
+
+    def events(self, chat, after):
+        """
+        Fire with the events after C{after}, waiting up to L{POLL_TIMEOUT}
+        seconds for one.
+        """
+        news = [e for e in chat.events if e["seq"] > after]
+        if news or chat.ended is not None:
+            return defer.succeed(news)
+        waiter = defer.Deferred()
+        chat.waiters.append(waiter)
+        timer = self.clock.callLater(POLL_TIMEOUT, self.wake, chat, waiter)
+        waiter.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
+        return waiter.addCallback(lambda _: [e for e in chat.events if e["seq"] > after])
+
+    def wake(self, chat, waiter=None):
+        for w in ([waiter] if waiter else list(chat.waiters)):
+            if w in chat.waiters:
+                chat.waiters.remove(w)
+                w.callback(None)
+
+    def event(self, chat, kind, sender, text):
+        chat.seq += 1
+        event = {"seq": chat.seq, "kind": kind, "from": sender, "text": text, "stamp": self.now()}
+        chat.events.append(event)
+        del chat.events[:-MAX_EVENTS]
+        if kind in ("message", "system"):
+            who = chat.name if sender == "visitor" else (chat.supporter or "")
+            line = TranscriptLine(chat.seq, "visitor" if sender == "visitor" else
+                                  "supporter" if kind == "message" else "system", who,
+                                  text if kind == "message" else f"{sender}: {text}", event["stamp"])
+            self.store.appendLine(chat.id, line).addErrback(self.log.failure)
+        self.wake(chat)
+
+    # What the supporter does
+
+    def fromSupporter(self, message):
+        """
+        A message to a visitor JID.  Only the chat's supporter may write.
+        """
+        chat = self.byVisitor.get(stanzas.bare(message["to"]))
+        sender = stanzas.bare(message.getAttribute("from", ""))
+        if chat is None or sender != chat.supporter:
+            reply = stanzas.errorReply(message, "service-unavailable")
+            if reply is not None:
+                self.send(reply)
+            return
+        if message.getAttribute("type") == "error":
+            return
+        body = stanzas.child(message, stanzas.NS_CLIENT, "body")
+        if body is not None and str(body).strip():
+            chat.answered = True
+            self.event(chat, "message", "supporter", str(body)[:MAX_MESSAGE * 4])
+        elif stanzas.child(message, NS_CHATSTATES, "composing") is not None:
+            self.event(chat, "typing", "supporter", "composing")
+        elif stanzas.child(message, NS_CHATSTATES, "paused") is not None:
+            self.event(chat, "typing", "supporter", "paused")
+        elif stanzas.child(message, NS_CHATSTATES, "gone") is not None:
+            self.close(chat, "supporter")
+
+    # Moving a chat on
+
+    def noAnswer(self, chat, supporter):
+        if chat.ended is None and chat.supporter == supporter and not chat.answered:
+            self.moveOn(chat, "no answer")
+
+    def supporterChanged(self, chat, supporter, state):
+        if state == "offline" and chat.ended is None and chat.supporter == supporter:
+            self.moveOn(chat, "offline")
+
+    def stopWatching(self, chat):
+        unwatch = getattr(chat, "unwatch", None)
+        if unwatch is not None:
+            unwatch()
+            chat.unwatch = None
+        timer = getattr(chat, "answerTimer", None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def moveOn(self, chat, why):
+        self.stopWatching(chat)
+        old = chat.supporter
+        self.send(self.message(chat, None, "gone"))
+        chat.visible = None
+        presence = stanzas.presence(old, chat.visitorJid, "unavailable")
+        self.send(presence)
+        chat.supporter = None
+        self.rosters.sharedChanged(old, chat.visitorJid)
+        nxt = self.choose(chat.publicId, None, tuple(chat.served))
+        if nxt is None:
+            self.event(chat, "system", "nobody", why)
+            return
+        self.event(chat, "system", "moved", why)
+        self.assign(chat, nxt)
+
+    def sweep(self):
+        """
+        Every so often: visitors who left get unavailable presence, and
+        long-abandoned chats end.
+        """
+        if self._sweeper is not None and self._sweeper.active():
+            return
+        self._sweeper = self.clock.callLater(30, self.sweepNow)
+
+    def sweepNow(self):
+        self._sweeper = None
+        for chat in list(self.byToken.values()):
+            quiet = self.now() - chat.lastSeen
+            if chat.ended is None:
+                self.sendPresence(chat)
+                if quiet > END_AFTER:
+                    self.close(chat, "left")
+            elif quiet > END_AFTER:
+                del self.byToken[chat.token]
+        if self.byToken:
+            self.sweep()
+
+    # Nobody there
+
+    @defer.inlineCallbacks
+    def offlineMessage(self, publicId, name, email, text, parameters, lang, address):
+        """
+        The offline form: the message goes to the support staff as an XMPP
+        offline message, and into the transcripts.
+        """
+        name = cleanText(name, MAX_NAME, "name")
+        text = cleanText(text, MAX_MESSAGE, "message")
+        email = (email or "").strip()
+        if len(email) > MAX_EMAIL or (email and "@" not in email):
+            raise VisitorError("the e-mail address is not valid")
+        parameters = cleanParameters(parameters)
+        owner = self.directory.resolve(publicId)
+        if owner is None:
+            return  # nobody to tell; say nothing that reveals it
+        if not self.throttle.allowed(address):
+            raise VisitorError("too many messages from your address; please wait a few minutes")
+        self.throttle.failed(address)
+        company = self.directory.companies[getattr(owner, "company", owner.id)]
+        chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
+        supporters = [s.jid for s in self.directory.supportersOf(publicId)]
+        chat.served = supporters
+        body = "\n".join(
+            ["Message left on the website", f"From: {name}" + (f" <{email}>" if email else "")]
+            + [f"{k}: {v}" for k, v in parameters] + ["", text]
+        )
+        for supporter in supporters:
+            message = domish.Element((stanzas.NS_CLIENT, "message"))
+            message["from"] = chat.visitorJid
+            message["to"] = supporter
+            message["type"] = "normal"
+            message.addElement("subject", content=f"Website: {name}")
+            message.addElement("body", content=body)
+            self.send(message)
+        yield self.store.putTranscript(chat.transcript(self.now(), "offline form"))
+        yield self.store.appendLine(chat.id, TranscriptLine(1, "visitor", name, text, self.now()))
