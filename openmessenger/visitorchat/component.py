@@ -8,6 +8,7 @@ chat.  Supporters write to it like to any contact.
 from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
 
+from openmessenger.visitorchat.service import NOT_SHOWN
 from openmessenger.xmpp import stanzas
 
 NS_VCARD = "vcard-temp"
@@ -46,7 +47,7 @@ class VisitorDomain:
     def answerProbe(self, probe, chat):
         prober = stanzas.bare(probe.getAttribute("from", ""))
         if chat is not None and chat.supporter == prober and chat.ended is None:
-            chat.visible = None  # send again, whatever was sent before
+            chat.visible = NOT_SHOWN  # send again, whatever was sent before
             self.service.sendPresence(chat)
         else:
             presence = domish.Element((stanzas.NS_CLIENT, "presence"))

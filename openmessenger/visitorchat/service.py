@@ -49,6 +49,9 @@ END_AFTER = 900
 MAX_EVENTS = 500
 
 
+NOT_SHOWN = "not shown"
+
+
 class NobodyAvailable(Exception):
     """
     No supporter takes visitors now: offer the offline form.
@@ -76,7 +79,9 @@ class Chat:
         self.seq = 0
         self.waiters = []
         self.ended = None
-        self.visible = None
+        #: What the supporter was last shown: a show, "unavailable", or
+        #: NOT_SHOWN before anything was sent.
+        self.visible = NOT_SHOWN
 
     def transcript(self, ended=None, how=""):
         return Transcript(self.id, self.company, self.publicId, self.name, self.email,
@@ -362,7 +367,7 @@ class VisitorChatService:
         self.stopWatching(chat)
         old = chat.supporter
         self.send(self.message(chat, None, "gone"))
-        chat.visible = None
+        chat.visible = NOT_SHOWN
         presence = stanzas.presence(old, chat.visitorJid, "unavailable")
         self.send(presence)
         chat.supporter = None

@@ -65,7 +65,7 @@ class VisitorRoutes:
             raise VisitorError("malformed JSON")
         return value
 
-    @app.route("/", methods=["GET"])
+    @app.route("/", methods=["GET"], strict_slashes=False)
     def window(self, request):
         args = arguments(request)
         parameters = [(k[6:], v) for k, v in args.items() if k.startswith("param_")]

@@ -353,7 +353,7 @@ def driver(tmp_path):
         chromium.set_script_timeout(DEADLINE)
         chromium.set_window_size(800, 600)
         chromium.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": 560, "height": 140, "deviceScaleFactor": 1, "mobile": False,
+            "width": 560, "height": 170, "deviceScaleFactor": 1, "mobile": False,
         })
         chromium.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CLOCK})
         yield chromium

@@ -1,0 +1,191 @@
+"""
+Tests for L{openmessenger.visitorchat.service} and its XMPP side
+(L{openmessenger.visitorchat.component}), with supporters as XMPP clients.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from openmessenger.visitorchat.model import VisitorError
+from openmessenger.visitorchat.service import NobodyAvailable
+from tests.helpers import FakeServer, parse
+
+NS_ROSTER = "jabber:iq:roster"
+
+
+class ServiceTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer()
+        for user in ["alice@example.com", "bob@example.com", "carol@example.com"]:
+            self.server.addUser(user)
+        d = self.directory = self.server.core.directory
+        self.successResultOf(d.addCompany("acme", "ACME", ["example.com"]))
+        self.successResultOf(d.addGroup("sales", "acme", "Sales", sharedRoster=False))
+        self.successResultOf(d.setMembers("sales", ["alice@example.com", "bob@example.com"]))
+        self.successResultOf(d.addSupporter("acme", "alice@example.com", "alice", "Alice", 1, "sales"))
+        self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob", 2, "sales"))
+        self.chats = self.server.core.visitorChats
+        self.alice = self.server.login("alice@example.com")
+
+    def start(self, name="Vera", slug=None, parameters=(("Kundennummer", "56164"),), address="198.51.100.1"):
+        return self.chats.start("sales", slug, name, "vera@example.net", list(parameters), "de", address)
+
+    def messages(self, client):
+        return [e for e in client.read() if getattr(e, "name", None) == "message"]
+
+    def test_parametersFirst(self):
+        """
+        The supporter gets the visitor's parameters before the first line,
+        readable and as a form, from the visitor's own JID with a nickname.
+        """
+        chat = self.start()
+        self.chats.say(chat, "Hallo, ich habe eine Frage")
+        first, second = [m for m in self.messages(self.alice) if m.body is not None]
+        self.assertIn("Kundennummer: 56164", str(first.body))
+        self.assertIn("Vera", str(first.body))
+        fields = {f["var"]: str(f.value) for f in first.x.elements("jabber:x:data", "field")}
+        self.assertEqual(fields["param_Kundennummer"], "56164")
+        self.assertEqual(str(second.body), "Hallo, ich habe eine Frage")
+        self.assertEqual(second["from"], chat.visitorJid)
+        self.assertTrue(chat.visitorJid.endswith("@visitors.example.com"))
+        self.assertEqual(str(second.nick), "Vera")
+
+    def test_visitorInRoster(self):
+        """
+        While the chat lasts, the visitor is a contact in the supporter's
+        roster, in "Visitors", named after the visitor, and online.
+        """
+        chat = self.start()
+        elements = self.alice.read()
+        pushes = [i for e in elements if e.name == "iq" for i in e.query.elements(NS_ROSTER, "item")]
+        self.assertEqual([(i["jid"], i["name"], [str(g) for g in i.elements(NS_ROSTER, "group")]) for i in pushes],
+                         [(chat.visitorJid, "Vera", ["Visitors"])])
+        self.assertIn(chat.visitorJid, [e.getAttribute("from") for e in elements if e.name == "presence"])
+        self.chats.close(chat)
+        elements = self.alice.read()
+        removed = [i["subscription"] for e in elements if e.name == "iq" for i in e.query.elements(NS_ROSTER, "item")]
+        self.assertEqual(removed, ["remove"])
+        self.assertIn("unavailable", [e.getAttribute("type") for e in elements if e.name == "presence"])
+
+    def test_replies(self):
+        """
+        The supporter's reply and typing reach the visitor's events, in order.
+        """
+        chat = self.start()
+        self.alice.read()
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><body>Guten Tag!</body></message>")
+        events = self.successResultOf(self.chats.events(chat, 0))
+        self.assertEqual([(e["kind"], e["text"]) for e in events],
+                         [("system", "alice"), ("typing", "composing"), ("message", "Guten Tag!")])
+
+    def test_longPoll(self):
+        """
+        A poll with nothing new waits, and answers as soon as something
+        happens, or empty after 25 seconds.
+        """
+        chat = self.start()
+        d = self.chats.events(chat, 1)
+        self.assertNoResult(d)
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><body>Da bin ich</body></message>")
+        self.assertEqual([e["text"] for e in self.successResultOf(d)], ["Da bin ich"])
+        d = self.chats.events(chat, 2)
+        self.server.clock.advance(25)
+        self.assertEqual(self.successResultOf(d), [])
+
+    def test_onlyTheSupporterMayWrite(self):
+        """
+        Nobody but the chat's supporter can write to the visitor.
+        """
+        chat = self.start()
+        carol = self.server.login("carol@example.com")
+        carol.send(f"<message to='{chat.visitorJid}' type='chat' id='x'><body>phish</body></message>")
+        self.assertEqual(carol.readOne().error.firstChildElement().name, "service-unavailable")
+        self.assertNotIn("phish", [e["text"] for e in self.successResultOf(self.chats.events(chat, 0))])
+
+    def test_routing(self):
+        """
+        The named supporter if available, else the group; dnd never.
+        """
+        bob = self.server.login("bob@example.com")
+        self.assertEqual(self.start(slug="bob").supporter, "bob@example.com")
+        bob.send("<presence><show>dnd</show></presence>")
+        self.assertEqual(self.start(slug="bob").supporter, "alice@example.com")
+
+    def test_nobodyAvailable(self):
+        """
+        With nobody available, the visitor gets the offline form; what they
+        leave reaches the staff as an offline message and the transcripts.
+        """
+        self.alice.stream.connectionLost(None)
+        self.assertRaises(NobodyAvailable, self.start)
+        self.successResultOf(self.chats.offlineMessage("sales", "Vera", "vera@example.net",
+                                                       "Bitte rufen Sie zurück", [("Tel", "123")], "de", "198.51.100.1"))
+        stored = self.server.store._offline["alice@example.com"]
+        self.assertIn("Bitte rufen Sie zurück", stored[0][0])
+        transcripts = self.successResultOf(self.server.store.listTranscripts("acme"))
+        self.assertEqual(transcripts[0].endedHow, "offline form")
+
+    def test_supporterGoesOffline(self):
+        """
+        When the supporter goes offline mid-chat, the chat moves to another
+        available supporter, who gets the parameters and what was said.
+        """
+        bob = self.server.login("bob@example.com")
+        chat = self.start(slug="alice")
+        self.chats.say(chat, "Erste Frage")
+        self.alice.stream.connectionLost(None)
+        self.assertEqual(chat.supporter, "bob@example.com")
+        bodies = [str(m.body) for m in self.messages(bob) if m.body is not None]
+        self.assertIn("Kundennummer: 56164", bodies[0])
+        self.assertIn("Erste Frage", bodies)
+        kinds = [(e["kind"], e["from"]) for e in self.successResultOf(self.chats.events(chat, 0))]
+        self.assertIn(("system", "moved"), kinds)
+
+    def test_noAnswerMovesOn(self):
+        """
+        A supporter who does not answer in time loses the chat to another.
+        """
+        self.server.login("bob@example.com")
+        chat = self.start(slug="alice")
+        self.server.clock.advance(120)
+        self.assertEqual(chat.supporter, "bob@example.com")
+
+    def test_transcript(self):
+        """
+        Every line is in the transcript, with how the chat ended.
+        """
+        chat = self.start()
+        self.chats.say(chat, "Frage")
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><body>Antwort</body></message>")
+        self.chats.close(chat)
+        transcript, lines = self.successResultOf(self.server.store.getTranscript(chat.id))
+        self.assertEqual(transcript.endedHow, "visitor")
+        self.assertEqual(transcript.parameters, (("Kundennummer", "56164"),))
+        self.assertEqual([(l.direction, l.body) for l in lines if l.direction != "system"],
+                         [("visitor", "Frage"), ("supporter", "Antwort")])
+
+    def test_badInput(self):
+        """
+        Names, messages and parameters are bounded; chats per address too.
+        """
+        self.assertRaises(VisitorError, self.start, name="")
+        self.assertRaises(VisitorError, self.start, parameters=[("p", "x")] * 30)
+        chat = self.start()
+        self.assertRaises(VisitorError, self.chats.say, chat, "x" * 2001)
+        for _ in range(10):
+            self.start(address="203.0.113.5")
+        self.assertRaises(VisitorError, self.start, address="203.0.113.5")
+
+    def test_vcardAndProbe(self):
+        """
+        The supporter's client can fetch the visitor's vCard (their name), and
+        a probe is answered with the visitor's presence.
+        """
+        chat = self.start()
+        self.alice.read()
+        self.alice.send(f"<iq type='get' id='v' to='{chat.visitorJid}'><vCard xmlns='vcard-temp'/></iq>")
+        self.assertEqual(str(self.alice.readOne().vCard.FN), "Vera")
+        self.server.core.router.route(parse(
+            f"<presence xmlns='jabber:client' from='alice@example.com' to='{chat.visitorJid}' type='probe'/>"
+        ))
+        self.assertEqual([e["from"] for e in self.alice.read() if e.name == "presence"], [chat.visitorJid])

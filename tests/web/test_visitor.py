@@ -1,0 +1,88 @@
+"""
+Tests for L{openmessenger.web.visitor}: the chat window and its JSON API.
+"""
+
+import json
+
+from treq.testing import StubTreq
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+
+from openmessenger.web.pages import Pages
+from openmessenger.web.visitor import VisitorRoutes
+from tests.helpers import FakeServer
+
+BASE = "http://om.example/chat"
+
+
+class VisitorRoutesTests(SynchronousTestCase):
+    def setUp(self):
+        self.server = FakeServer()
+        self.server.addUser("alice@example.com")
+        d = self.server.core.directory
+        self.successResultOf(d.addCompany("acme", "ACME", ["example.com"]))
+        self.successResultOf(d.addSupporter("acme", "alice@example.com", "alice", "Alice"))
+        self.alice = self.server.login("alice@example.com")
+        root = Resource()
+        root.putChild(b"chat", VisitorRoutes(Pages(), self.server.core.visitorChats).app.resource())
+        self.client = StubTreq(root)
+
+    def post(self, path, body, contentType="application/json"):
+        data = json.dumps(body).encode() if contentType == "application/json" else body
+        response = self.successResultOf(self.client.post(BASE + path, data=data, headers={"content-type": contentType}))
+        return response, json.loads(self.successResultOf(response.content()))
+
+    def test_window(self):
+        """
+        The window carries the parameters, a strict CSP, no cookie and no
+        CORS header; hostile parameters stay text.
+        """
+        response = self.successResultOf(self.client.get(
+            BASE + "?company=acme&param_URL=%3Cscript%3Ealert(1)%3C/script%3E&lang=de"))
+        html = self.successResultOf(response.text())
+        self.assertIn("Chat starten", html)
+        self.assertNotIn("<script>alert", html)
+        self.assertIn("script-src 'self'", response.headers.getRawHeaders("content-security-policy")[0])
+        self.assertIsNone(response.headers.getRawHeaders("access-control-allow-origin"))
+
+    def test_conversation(self):
+        """
+        Start, say, read the supporter's answer, end: all through JSON.
+        """
+        response, started = self.post("/start", {"company": "acme", "name": "Vera",
+                                                 "parameters": [["Order", "4711"]]})
+        self.assertTrue(started["available"])
+        token = started["token"]
+        self.assertEqual(self.post(f"/api/{token}/say", {"text": "Hallo"})[1], {"ok": True})
+        chat = self.server.core.visitorChats.find(token)
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><body>Hi Vera</body></message>")
+        response = self.successResultOf(self.client.get(BASE + f"/api/{token}/events?after=0&idle=0"))
+        events = json.loads(self.successResultOf(response.content()))["events"]
+        self.assertEqual([e["text"] for e in events if e["kind"] == "message"], ["Hallo", "Hi Vera"])
+        self.post(f"/api/{token}/close", {})
+        self.assertIsNotNone(chat.ended)
+
+    def test_onlyJSON(self):
+        """
+        A form posted from another site cannot start or drive a chat.
+        """
+        response, answer = self.post("/start", b"company=acme&name=Vera", "application/x-www-form-urlencoded")
+        self.assertEqual(response.code, 400)
+        self.assertEqual(self.server.core.visitorChats.byToken, {})
+
+    def test_unknownToken(self):
+        """
+        Without the token, nothing of a chat can be read.
+        """
+        self.post("/start", {"company": "acme", "name": "Vera"})
+        response = self.successResultOf(self.client.get(BASE + "/api/guessed/events?after=0"))
+        self.assertEqual(response.code, 404)
+
+    def test_nobodyThere(self):
+        """
+        With nobody available the answer says so, and the offline form works.
+        """
+        self.alice.stream.connectionLost(None)
+        self.assertEqual(self.post("/start", {"company": "acme", "name": "Vera"})[1], {"available": False})
+        response, answer = self.post("/offline", {"company": "acme", "name": "Vera", "text": "Ruf an"})
+        self.assertEqual(answer, {"sent": True})
