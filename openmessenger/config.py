@@ -123,6 +123,7 @@ class StreamManagementSection:
 @dataclass(frozen=True)
 class VisitorChatSection:
     answer_timeout: int = option("120", _integer)
+    retention_days: int = option("365", _integer)
 
 
 @dataclass(frozen=True)

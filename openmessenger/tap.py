@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from dataclasses import dataclass
 
 from twisted.application import service
-from twisted.application.internet import StreamServerEndpointService
+from twisted.application.internet import StreamServerEndpointService, TimerService
 from twisted.internet import defer, endpoints
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -255,6 +255,9 @@ def makeService(options):
     top = ServerService(core)
     PoolService(pool).setServiceParent(top)
     ReloadOnHangup(context, reactor).setServiceParent(top)
+    purge = TimerService(86400, core.visitorChats.purge, config.visitorchat.retention_days)
+    purge.clock = reactor
+    purge.setServiceParent(top)
     clients = core.clientFactory(context, reactor)
     clients.logTraffic = options["verbose"]
     top.listen(reactor, "c2s", config.c2s.endpoint, clients, "[c2s] endpoint")
@@ -269,7 +272,7 @@ def makeService(options):
         admin = AdminRoutes(
             pages, core.accounts, core.directory, core.availability, config.server.admins,
             connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
-            trustedProxies=config.http.trusted_proxies,
+            trustedProxies=config.http.trusted_proxies, transcripts=store,
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)

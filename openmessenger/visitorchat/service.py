@@ -401,6 +401,19 @@ class VisitorChatService:
         if self.byToken:
             self.sweep()
 
+    @defer.inlineCallbacks
+    def purge(self, days):
+        """
+        Delete every company's transcripts older than C{days} days.
+        """
+        if not days:
+            return 0
+        horizon = self.now() - days * 86400
+        deleted = 0
+        for company in list(self.directory.companies):
+            deleted += yield self.store.deleteTranscriptsBefore(company, horizon)
+        return deleted
+
     # Nobody there
 
     @defer.inlineCallbacks

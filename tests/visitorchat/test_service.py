@@ -164,6 +164,18 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual([(l.direction, l.body) for l in lines if l.direction != "system"],
                          [("visitor", "Frage"), ("supporter", "Antwort")])
 
+    def test_retention(self):
+        """
+        Transcripts older than the retention period are deleted.
+        """
+        chat = self.start()
+        self.chats.close(chat)
+        self.server.clock.advance(30 * 86400)
+        self.assertEqual(self.successResultOf(self.chats.purge(31)), 0)
+        self.assertEqual(self.successResultOf(self.chats.purge(29)), 1)
+        self.assertIsNone(self.successResultOf(self.server.store.getTranscript(chat.id)))
+        self.assertEqual(self.successResultOf(self.chats.purge(0)), 0)
+
     def test_badInput(self):
         """
         Names, messages and parameters are bounded; chats per address too.

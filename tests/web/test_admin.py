@@ -35,7 +35,7 @@ class AdminPagesTests(SynchronousTestCase):
         self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
                             ["root@example.com"], CONNECTION, core.autoaway, "https://om.example",
-                            self.server.clock)
+                            self.server.clock, transcripts=self.server.store)
         site = makeSite(admin, StatusResource(self.directory, core.availability, self.server.clock),
                         DemoResource(Pages(), "https://om.example"),
                         VisitorRoutes(Pages(), core.visitorChats))
@@ -235,6 +235,36 @@ class AdminPagesTests(SynchronousTestCase):
         self.assertNotIn("unsafe-inline", csp)
         other = self.successResultOf(self.client.get("http://om.example/demo/nosuchid"))
         self.assertEqual(other.code, 200)
+
+    def test_transcripts(self):
+        """
+        A company admin lists, filters, reads and exports their company's
+        chats, hostile text shown as text; another company's are 404.
+        """
+        from openmessenger.storage.interfaces import Transcript, TranscriptLine
+
+        store = self.server.store
+        store.putTranscript(Transcript("c1", "acme", "sales", "Vera <b>", "", (("Order", "4711"),),
+                                       ("alice@example.com",), 1000.0, 1100.0, "visitor"))
+        store.appendLine("c1", TranscriptLine(1, "visitor", "Vera <b>", "<script>alert(1)</script>", 1001.0))
+        store.putTranscript(Transcript("c2", "evil", "evil", "Eve", started=1000.0))
+        self.login("boss@example.com")
+        listing = self.get("/transcripts?q=4711")[1]
+        self.assertIn("Vera &lt;b&gt;", listing)
+        self.assertNotIn("Eve", listing)
+        self.assertNotIn("Vera", self.get("/transcripts?q=nothing")[1])
+        page = self.get("/transcripts/c1")[1]
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", page)
+        response, text = self.get("/transcripts/c1/export?format=txt")
+        self.assertIn("Order: 4711", text)
+        self.assertIn('attachment; filename="chat-c1.txt"', response.headers.getRawHeaders("content-disposition")[0])
+        import json as jsonlib
+        self.assertEqual(jsonlib.loads(self.get("/transcripts/c1/export?format=json")[1])["parameters"], {"Order": "4711"})
+        self.assertNotIn("<script>alert", self.get("/transcripts/c1/export?format=html")[1])
+        self.assertEqual(self.get("/transcripts/c2")[0].code, 404)
+        self.assertEqual(self.post("/transcripts/c2/delete", {})[0].code, 404)
+        self.assertEqual(self.post("/transcripts/c1/delete", {})[0].code, 303)
+        self.assertIsNone(store.getTranscript("c1").result)
 
     def test_german(self):
         """

@@ -9,6 +9,8 @@ changes on GET; every POST carries the CSRF token.  Whatever belongs to
 another company is answered 404, as if it did not exist.
 """
 
+import json
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from klein import Klein
@@ -23,6 +25,13 @@ from openmessenger.web.proxy import clientAddress, isSecure
 from openmessenger.xmpp import sasl
 
 STATES = ("online", "away", "xa", "dnd", "offline")
+
+
+def stamp(seconds):
+    """
+    A time for people: UTC, to the second.
+    """
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Forbidden(Exception):
@@ -83,13 +92,14 @@ class AdminRoutes:
     log = Logger()
 
     def __init__(self, pages, accounts, directory, availability, operators, connection,
-                 autoaway, publicURL="", clock=None, trustedProxies=()):
+                 autoaway, publicURL="", clock=None, trustedProxies=(), transcripts=None):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
         @param autoaway: the L{AutoAwayHandler}, for each user's intervals.
         """
         self.autoaway = autoaway
+        self.transcripts = transcripts
         self.trustedProxies = frozenset(trustedProxies)
         self.publicURL = publicURL.rstrip("/")
         self.pages = pages
@@ -459,6 +469,89 @@ class AdminRoutes:
             return self.directory.removeSupporter(company.id, self.companyUser(company, jid))
 
         return self.changeGroup(request, session, groupId, change)
+
+    # Transcripts of visitor chats
+
+    @defer.inlineCallbacks
+    def companyTranscript(self, company, chatId):
+        found = yield self.transcripts.getTranscript(chatId)
+        if found is None or found[0].company != company.id:
+            raise NotFound()
+        return found
+
+    @app.route("/transcripts", methods=["GET"])
+    @guarded
+    @defer.inlineCallbacks
+    def transcriptList(self, request, session):
+        company = self.managedCompany(request, session)
+        values = form(request)
+        since = 0.0
+        if values.get("since"):
+            try:
+                since = datetime.strptime(values["since"], "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:
+                since = 0.0
+        chats = yield self.transcripts.listTranscripts(company.id, since)
+        supporter = values.get("supporter", "")
+        needle = values.get("q", "").lower()
+        chats = [
+            c for c in chats
+            if (not supporter or supporter in c.supporters)
+            and (not needle or any(needle in v.lower() for _, v in c.parameters) or needle in c.visitorName.lower())
+        ][:500]
+        return self.page(request, "transcripts.html", session, company=company, chats=chats,
+                         filters=values, query=self.companyQuery(session, company), when=stamp)
+
+    @app.route("/transcripts/<chatId>", methods=["GET"])
+    @guarded
+    @defer.inlineCallbacks
+    def transcript(self, request, session, chatId):
+        company = self.managedCompany(request, session)
+        chat, lines = yield self.companyTranscript(company, chatId)
+        return self.page(request, "transcript.html", session, company=company, chat=chat, lines=lines,
+                         query=self.companyQuery(session, company), when=stamp)
+
+    @app.route("/transcripts/<chatId>/export", methods=["GET"])
+    @guarded
+    @defer.inlineCallbacks
+    def exportTranscript(self, request, session, chatId):
+        company = self.managedCompany(request, session)
+        chat, lines = yield self.companyTranscript(company, chatId)
+        kind = form(request).get("format", "txt")
+        name = f"chat-{chat.id}"
+        if kind == "json":
+            body = json.dumps({
+                "id": chat.id, "visitor": chat.visitorName, "email": chat.visitorEmail,
+                "parameters": dict(chat.parameters), "supporters": list(chat.supporters),
+                "started": stamp(chat.started), "ended": stamp(chat.ended) if chat.ended else None,
+                "endedHow": chat.endedHow,
+                "lines": [{"time": stamp(l.stamp), "from": l.direction, "sender": l.sender, "text": l.body}
+                          for l in lines],
+            }, indent=2, ensure_ascii=False).encode("utf-8")
+            contentType = b"application/json"
+        elif kind == "html":
+            body = self.page(request, "transcript-export.html", session, chat=chat, lines=lines, when=stamp)
+            contentType = b"text/html; charset=utf-8"
+        else:
+            text = [f"Visitor: {chat.visitorName} {chat.visitorEmail}".rstrip()]
+            text += [f"{k}: {v}" for k, v in chat.parameters]
+            text += [f"Started: {stamp(chat.started)}", ""]
+            text += [f"[{stamp(l.stamp)}] {l.sender or l.direction}: {l.body}" for l in lines]
+            body = "\n".join(text).encode("utf-8") + b"\n"
+            contentType = b"text/plain; charset=utf-8"
+            kind = "txt"
+        request.setHeader(b"content-type", contentType)
+        request.setHeader(b"content-disposition", f'attachment; filename="{name}.{kind}"'.encode("ascii"))
+        return body
+
+    @app.route("/transcripts/<chatId>/delete", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def deleteTranscript(self, request, session, chatId):
+        company = self.managedCompany(request, session)
+        chat, lines = yield self.companyTranscript(company, chatId)
+        yield self.transcripts.deleteTranscript(chat.id)
+        return redirect(request, "/admin/transcripts" + self.companyQuery(session, company))
 
     # Download
 
