@@ -37,11 +37,11 @@ def parser():
     )
     areas = top.add_subparsers(dest="area", required=True)
 
-    def command(parent, name, amp, text, arguments, *options):
+    def command(parent, name, remote, text, arguments, *options):
         sub = parent.add_parser(name, help=text)
         for flags, settings in options:
             sub.add_argument(*flags, **settings)
-        sub.set_defaults(amp=amp, arguments=arguments)
+        sub.set_defaults(amp=remote, arguments=arguments)
         return sub
 
     jid = (("jid",), {"help": "user@domain"})
@@ -77,9 +77,9 @@ def parser():
     command(groups, "list", control.ListGroups, "list groups",
             lambda a: {"company": a.company} if a.company else {}, (("company",), {"nargs": "?"}))
     members = groups.add_parser("member", help="group members").add_subparsers(dest="action", required=True)
-    for name, amp, text in [("add", control.AddMember, "add a member"),
-                            ("del", control.DeleteMember, "remove a member")]:
-        command(members, name, amp, text, lambda a: {"group": a.group, "jid": a.jid}, (("group",), {}), jid)
+    for name, action, text in [("add", control.AddMember, "add a member"),
+                               ("del", control.DeleteMember, "remove a member")]:
+        command(members, name, action, text, lambda a: {"group": a.group, "jid": a.jid}, (("group",), {}), jid)
 
     supporters = areas.add_parser("supporter", help="manage support staff").add_subparsers(dest="command", required=True)
     command(supporters, "add", control.AddSupporter, "designate support staff",

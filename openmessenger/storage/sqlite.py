@@ -545,7 +545,7 @@ class SQLiteStore:
         return self._run(put)
 
     def deleteCompany(self, id):
-        return self._run(lambda cursor: _execute(cursor, "DELETE FROM company WHERE id = ?", (id,)) and None)
+        return self._run(_execute, "DELETE FROM company WHERE id = ?", (id,))
 
     def putGroup(self, group):
         def put(cursor):
@@ -567,7 +567,7 @@ class SQLiteStore:
         return self._run(put)
 
     def deleteGroup(self, id):
-        return self._run(lambda cursor: cursor.execute("DELETE FROM user_group WHERE id = ?", (id,)) and None)
+        return self._run(_execute, "DELETE FROM user_group WHERE id = ?", (id,))
 
     def putSupporter(self, supporter):
         def put(cursor):
@@ -581,9 +581,7 @@ class SQLiteStore:
         return self._guardAccount(supporter.jid, put)
 
     def deleteSupporter(self, company, jid):
-        return self._run(lambda cursor: cursor.execute(
-            "DELETE FROM supporter WHERE company = ? AND jid = ?", (company, jid)
-        ) and None)
+        return self._run(_execute, "DELETE FROM supporter WHERE company = ? AND jid = ?", (company, jid))
 
     def putProfile(self, profile):
         def put(cursor):
@@ -649,17 +647,21 @@ class SQLiteStore:
         return self._run(get)
 
     def deleteTranscript(self, chat):
-        return self._run(lambda cursor: _execute(cursor, "DELETE FROM visitor_chat WHERE id = ?", (chat,)))
+        return self._run(_execute, "DELETE FROM visitor_chat WHERE id = ?", (chat,))
 
     def deleteTranscriptsBefore(self, company, stamp):
-        return self._run(lambda cursor: _execute(
-            cursor, "DELETE FROM visitor_chat WHERE company = ? AND started < ?", (company, stamp)
-        ).rowcount)
+        def delete(cursor):
+            cursor.execute("DELETE FROM visitor_chat WHERE company = ? AND started < ?", (company, stamp))
+            return cursor.rowcount
+
+        return self._run(delete)
 
 
 def _execute(cursor, sql, args):
+    """
+    Run one statement; fire with nothing.
+    """
     cursor.execute(sql, args)
-    return cursor
 
 
 def _transcript(row):

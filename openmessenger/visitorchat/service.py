@@ -13,7 +13,6 @@ last event it saw (long polling), so reloads lose and repeat nothing.
 """
 
 import secrets
-import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -50,6 +49,16 @@ MAX_EVENTS = 500
 
 
 NOT_SHOWN = "not shown"
+
+
+def checkVisitor(name, email, parameters):
+    """
+    The visitor's name, e-mail and parameters, checked and bounded.
+    """
+    email = (email or "").strip()
+    if len(email) > MAX_EMAIL or (email and "@" not in email):
+        raise VisitorError("the e-mail address is not valid")
+    return cleanText(name, MAX_NAME, "name"), email, cleanParameters(parameters)
 
 
 class NobodyAvailable(Exception):
@@ -137,17 +146,10 @@ class VisitorChatService:
         Start a chat; return it, or raise L{NobodyAvailable} or
         L{VisitorError}.
         """
-        name = cleanText(name, MAX_NAME, "name")
-        email = (email or "").strip()
-        if len(email) > MAX_EMAIL or (email and "@" not in email):
-            raise VisitorError("the e-mail address is not valid")
-        parameters = cleanParameters(parameters)
-        owner = self.directory.resolve(publicId)
-        if owner is None:
+        name, email, parameters = checkVisitor(name, email, parameters)
+        company = self.companyFor(publicId, address)
+        if company is None:
             raise NobodyAvailable()
-        if not self.throttle.allowed(address):
-            raise VisitorError("too many chats from your address; please wait a few minutes")
-        company = self.directory.companies[getattr(owner, "company", owner.id)]
         supporter = self.choose(publicId, slug, ())
         if supporter is None:
             raise NobodyAvailable()
@@ -160,6 +162,18 @@ class VisitorChatService:
         self.assign(chat, supporter)
         self.sweep()
         return chat
+
+    def companyFor(self, publicId, address):
+        """
+        The company behind a public ID (C{None} if unknown), once the address
+        is allowed another chat or message.
+        """
+        owner = self.directory.resolve(publicId)
+        if owner is None:
+            return None
+        if not self.throttle.allowed(address):
+            raise VisitorError("too many chats from your address; please wait a few minutes")
+        return self.directory.companies[getattr(owner, "company", owner.id)]
 
     def choose(self, publicId, slug, exclude):
         supporters = self.directory.supportersOf(publicId)
@@ -422,19 +436,12 @@ class VisitorChatService:
         The offline form: the message goes to the support staff as an XMPP
         offline message, and into the transcripts.
         """
-        name = cleanText(name, MAX_NAME, "name")
+        name, email, parameters = checkVisitor(name, email, parameters)
         text = cleanText(text, MAX_MESSAGE, "message")
-        email = (email or "").strip()
-        if len(email) > MAX_EMAIL or (email and "@" not in email):
-            raise VisitorError("the e-mail address is not valid")
-        parameters = cleanParameters(parameters)
-        owner = self.directory.resolve(publicId)
-        if owner is None:
+        company = self.companyFor(publicId, address)
+        if company is None:
             return  # nobody to tell; say nothing that reveals it
-        if not self.throttle.allowed(address):
-            raise VisitorError("too many messages from your address; please wait a few minutes")
         self.throttle.failed(address)
-        company = self.directory.companies[getattr(owner, "company", owner.id)]
         chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
         supporters = [s.jid for s in self.directory.supportersOf(publicId)]
         chat.served = supporters

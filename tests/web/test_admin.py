@@ -4,7 +4,6 @@ through the real Klein resource in memory with treq's C{StubTreq}.
 """
 
 import re
-from urllib.parse import quote
 
 from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
