@@ -276,6 +276,13 @@ def makeService(options):
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)
+        if admin.setupToken:
+            log.info(
+                "First start: set the password of the operator {operator} at "
+                "{url}/admin/setup?token={token}",
+                operator=sorted(config.server.admins)[0], url=config.http.public_url.rstrip("/"),
+                token=admin.setupToken,
+            )
         visitor = VisitorRoutes(pages, core.visitorChats, config.http.trusted_proxies)
         site = makeSite(admin, status, demo, visitor)
         top.listen(reactor, "http", config.http.endpoint, site, "[http] endpoint")

@@ -68,6 +68,8 @@ GERMAN = {
     "Auto-away": "Automatisch abwesend",
     "Status button": "Status-Button",
     "Transcripts": "Protokolle",
+    "First start": "Erster Start",
+    "Choose the password of the operator account": "Wählen Sie das Passwort des Betreiberkontos",
     "Since": "Seit",
     "Supporter": "Supportmitarbeiter",
     "Visitor or parameter": "Besucher oder Parameter",

@@ -265,6 +265,34 @@ class AdminPagesTests(SynchronousTestCase):
         self.assertEqual(self.post("/transcripts/c1/delete", {})[0].code, 303)
         self.assertIsNone(store.getTranscript("c1").result)
 
+    def test_firstRunSetup(self):
+        """
+        On a new install the operator's account is made once, with the
+        one-time token from the console; without it, or afterwards, the page
+        does not exist.
+        """
+        core = self.server.core
+        admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
+                            ["op@example.com"], CONNECTION, core.autoaway, "https://om.example",
+                            self.server.clock)
+        client = StubTreq(admin.app.resource())
+        token = admin.setupToken
+        self.assertTrue(token)
+        get = lambda path: self.successResultOf(client.get("http://om.example" + path))
+        self.assertEqual(get("/setup?token=wrong").code, 404)
+        self.assertEqual(get(f"/setup?token={token}").code, 200)
+        response = self.successResultOf(client.post("http://om.example/setup", data={"token": token, "password": "s3t"},
+                                                      allow_redirects=False))
+        self.assertEqual(response.code, 303)
+        self.assertTrue(core.accounts.exists("op@example.com"))
+        self.assertEqual(get(f"/setup?token={token}").code, 404)
+        self.assertIsNone(self.adminRoutesWithExistingOperator())
+
+    def adminRoutesWithExistingOperator(self):
+        core = self.server.core
+        return AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
+                           ["root@example.com"], CONNECTION, core.autoaway).setupToken
+
     def test_german(self):
         """
         Pages speak German to a German browser, and switch on request.

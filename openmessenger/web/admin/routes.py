@@ -9,7 +9,9 @@ changes on GET; every POST carries the CSRF token.  Whatever belongs to
 another company is answered 404, as if it did not exist.
 """
 
+import hmac
 import json
+import secrets
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -110,6 +112,11 @@ class AdminRoutes:
         self.connection = connection
         self.sessions = Sessions(clock)
         self.throttle = LoginThrottle(clock)
+        #: A one-time token for creating the operator's account on a new
+        #: install (printed on the console), or None.
+        self.setupToken = None
+        if self.operators and not any(accounts.exists(o) for o in self.operators):
+            self.setupToken = secrets.token_urlsafe(24)
 
     # Who is asking
 
@@ -154,6 +161,39 @@ class AdminRoutes:
             request, name, session=session, csrf=session.csrf if session else "",
             isAdmin=bool(session and self.isCompanyAdmin(session.user)), **context
         )
+
+    # First run: the operator's account, with the token printed at start-up
+
+    def setupPending(self):
+        return self.setupToken is not None and not any(self.accounts.exists(o) for o in self.operators)
+
+    @app.route("/setup", methods=["GET"])
+    def setupForm(self, request, error=None):
+        values = form(request)
+        if not self.setupPending() or not hmac.compare_digest(values.get("token", ""), self.setupToken or ""):
+            request.setResponseCode(404)
+            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
+                                     message="Not found.")
+        return self.pages.render(request, "setup.html", session=None, csrf="", isAdmin=False,
+                                 token=values["token"], operator=sorted(self.operators)[0], error=error)
+
+    @app.route("/setup", methods=["POST"])
+    @defer.inlineCallbacks
+    def setup(self, request):
+        values = form(request)
+        if not self.setupPending() or not hmac.compare_digest(values.get("token", ""), self.setupToken or ""):
+            request.setResponseCode(404)
+            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
+                                     message="Not found.")
+        operator = sorted(self.operators)[0]
+        try:
+            yield self.accounts.create(operator, values.get("password", ""))
+        except (ValueError, AccountExists) as e:
+            request.setResponseCode(400)
+            return self.setupForm(request, str(e))
+        self.setupToken = None
+        self.log.info("The operator account {jid} was set up", jid=operator)
+        return redirect(request, "/admin/login")
 
     # Logging in and out
 
