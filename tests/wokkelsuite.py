@@ -27,6 +27,15 @@ KNOWN_FAILURES = {
     ),
 }
 
+#: Tests that pass or fail depending on timing: allowed either way.
+FLAKY = {
+    "wokkel.test.test_component.ComponentTest.test_stopServiceNoReconnect": (
+        "starts a real TCP connection attempt and stops it; whether the "
+        "connector has a transport by then depends on timing.  Component "
+        "client code, which we do not use."
+    ),
+}
+
 PRELOAD = "import openmessenger.compat, sys; from twisted.scripts.trial import run; sys.argv[1:] = ['wokkel']; run()"
 
 
@@ -38,7 +47,7 @@ def main():
     failed = set(re.findall(r"^(wokkel\.test\.\w+\.\w+\.test\w*)$", output, re.MULTILINE))
     summary = [line for line in output.splitlines() if line.startswith(("PASSED", "FAILED", "Ran "))]
     print("\n".join(summary))
-    unexpected = failed - set(KNOWN_FAILURES)
+    unexpected = failed - set(KNOWN_FAILURES) - set(FLAKY)
     fixed = set(KNOWN_FAILURES) - failed
     for test in sorted(unexpected):
         print(f"unexpected failure: {test}")
