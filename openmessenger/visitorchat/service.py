@@ -307,7 +307,12 @@ class VisitorChatService:
         news = [e for e in chat.events if e["seq"] > after]
         if news or chat.ended is not None:
             return defer.succeed(news)
-        waiter = defer.Deferred()
+        def forget(waiter):
+            # The browser went away (Klein cancels the request's Deferred).
+            if waiter in chat.waiters:
+                chat.waiters.remove(waiter)
+
+        waiter = defer.Deferred(forget)
         chat.waiters.append(waiter)
         timer = self.clock.callLater(POLL_TIMEOUT, self.wake, chat, waiter)
         waiter.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])

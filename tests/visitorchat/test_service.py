@@ -92,6 +92,18 @@ class ServiceTests(SynchronousTestCase):
         self.server.clock.advance(25)
         self.assertEqual(self.successResultOf(d), [])
 
+    def test_abandonedPoll(self):
+        """
+        A poll whose browser went away is forgotten; later news still flow.
+        """
+        chat = self.start()
+        d = self.chats.events(chat, 1)
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertEqual(chat.waiters, [])
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><body>Noch da?</body></message>")
+        self.assertEqual([e["text"] for e in self.successResultOf(self.chats.events(chat, 1))], ["Noch da?"])
+
     def test_onlyTheSupporterMayWrite(self):
         """
         Nobody but the chat's supporter can write to the visitor.
