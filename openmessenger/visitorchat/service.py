@@ -18,9 +18,6 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.words.xish import domish
 
-from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
-from wokkel import data_form
-
 from openmessenger.storage.interfaces import RosterItem, Transcript, TranscriptLine
 from openmessenger.visitorchat.model import (
     MAX_EMAIL,
@@ -36,6 +33,7 @@ from openmessenger.xmpp.c2s import AuthThrottle
 
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 NS_NICK = "http://jabber.org/protocol/nick"
+NS_SHIM = "http://jabber.org/protocol/shim"
 VISITORS_GROUP = "Visitors"
 #: Seconds a poll waits for news before answering empty (below the 30 s
 #: after which proxies cut idle connections).
@@ -193,13 +191,15 @@ class VisitorChatService:
         chat.supporter = supporter
         chat.served.append(supporter)
         chat.answered = False
-        self.send(self.parametersMessage(chat))
+        # The contact first, so the client shows the visitor's name and
+        # presence; then what the visitor brought along; then their words.
         self.rosters.sharedChanged(supporter, chat.visitorJid)
         self.sendPresence(chat)
+        self.send(self.parametersMessage(chat))
         for event in chat.events:
             if event["kind"] == "message" and event["from"] == "visitor":
                 self.send(self.message(chat, event["text"]))
-        name = self.directory.displayName(supporter)
+        name = self.supporterName(chat, supporter)
         self.event(chat, "system", "supporter", name)
         chat.unwatch = self.availability.watch(
             supporter, lambda account, state: self.supporterChanged(chat, account, state)
@@ -207,23 +207,33 @@ class VisitorChatService:
         self.store.putTranscript(chat.transcript()).addErrback(self.log.failure)
         chat.answerTimer = self.clock.callLater(self.answerTimeout, self.noAnswer, chat, supporter)
 
+    def supporterName(self, chat, supporter):
+        """
+        The name the visitor sees: as the supporter was designated.
+        """
+        for entry in self.directory.supportersOf(chat.publicId):
+            if entry.jid == supporter:
+                return entry.name
+        return self.directory.displayName(supporter)
+
     def parametersMessage(self, chat):
         """
         One readable message with everything the visitor brought along, and
-        the same as a data form (XEP-0004) for clients that show forms.
+        the same as stanza headers (XEP-0131) for clients that read them.
+        (Not a data form: Psi opens a form in a window of its own instead of
+        showing the text in the chat.)
         """
         lines = [f"Visitor: {chat.name}" + (f" <{chat.email}>" if chat.email else "")]
         lines += [f"{name}: {value}" for name, value in chat.parameters]
         lines.append(f"Language: {chat.lang}")
         lines.append(f"Started: {stanzas.formatStamp(chat.started)}")
         message = self.message(chat, "\n".join(lines))
-        form = data_form.Form("result", title="Visitor")
-        form.addField(data_form.Field("text-single", "name", chat.name, label="Name"))
+        headers = message.addElement((NS_SHIM, "headers"))
+        headers.addElement("header", content=chat.name)["name"] = "Visitor-Name"
         if chat.email:
-            form.addField(data_form.Field("text-single", "email", chat.email, label="E-mail"))
+            headers.addElement("header", content=chat.email)["name"] = "Visitor-Email"
         for name, value in chat.parameters:
-            form.addField(data_form.Field("text-single", f"param_{name}", value, label=name))
-        message.addChild(form.toElement())
+            headers.addElement("header", content=value)["name"] = f"param_{name}"
         return message
 
     def message(self, chat, body, state="active"):

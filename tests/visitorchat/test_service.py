@@ -34,16 +34,21 @@ class ServiceTests(SynchronousTestCase):
 
     def test_parametersFirst(self):
         """
-        The supporter gets the visitor's parameters before the first line,
-        readable and as a form, from the visitor's own JID with a nickname.
+        The supporter gets the visitor's contact and presence, then the
+        parameters (readable, and as stanza headers), then the first line,
+        from the visitor's own JID with a nickname.
         """
         chat = self.start()
         self.chats.say(chat, "Hallo, ich habe eine Frage")
-        first, second = [m for m in self.messages(self.alice) if m.body is not None]
+        elements = self.alice.read()
+        order = [e.name for e in elements]
+        self.assertLess(order.index("presence"), order.index("message"))
+        self.assertLess(order.index("iq"), order.index("message"))
+        first, second = [m for m in elements if m.name == "message" and m.body is not None]
         self.assertIn("Kundennummer: 56164", str(first.body))
         self.assertIn("Vera", str(first.body))
-        fields = {f["var"]: str(f.value) for f in first.x.elements("jabber:x:data", "field")}
-        self.assertEqual(fields["param_Kundennummer"], "56164")
+        headers = {h["name"]: str(h) for h in first.headers.elements("http://jabber.org/protocol/shim", "header")}
+        self.assertEqual(headers["param_Kundennummer"], "56164")
         self.assertEqual(str(second.body), "Hallo, ich habe eine Frage")
         self.assertEqual(second["from"], chat.visitorJid)
         self.assertTrue(chat.visitorJid.endswith("@visitors.example.com"))
@@ -76,7 +81,7 @@ class ServiceTests(SynchronousTestCase):
         self.alice.send(f"<message to='{chat.visitorJid}' type='chat'><body>Guten Tag!</body></message>")
         events = self.successResultOf(self.chats.events(chat, 0))
         self.assertEqual([(e["kind"], e["text"]) for e in events],
-                         [("system", "alice"), ("typing", "composing"), ("message", "Guten Tag!")])
+                         [("system", "Alice"), ("typing", "composing"), ("message", "Guten Tag!")])
 
     def test_longPoll(self):
         """

@@ -130,5 +130,10 @@
         if (!answer.error) { show("offline", false); }
       });
   });
+  if (state && state.ended) {
+    // A finished chat stays finished; this window may start a new one.
+    sessionStorage.removeItem(key);
+    state = null;
+  }
   if (state && state.token) { begin(); }
 }());
