@@ -44,6 +44,9 @@ GONE_AFTER = 60
 END_AFTER = 900
 #: Events kept in memory per chat (the transcript keeps everything).
 MAX_EVENTS = 500
+#: A visitor may send this many messages within this many seconds.
+RATE_MESSAGES = 20
+RATE_WINDOW = 30
 
 
 NOT_SHOWN = "not shown"
@@ -81,6 +84,7 @@ class Chat:
         self.idle = 0
         self.supporter = None
         self.served = []
+        self.said = []
         self.answered = False
         self.events = []
         self.seq = 0
@@ -288,6 +292,10 @@ class VisitorChatService:
         if chat.ended is not None:
             raise VisitorError("the chat has ended")
         text = cleanText(text, MAX_MESSAGE, "message")
+        recent = [t for t in chat.said if t > self.now() - RATE_WINDOW]
+        if len(recent) >= RATE_MESSAGES:
+            raise VisitorError("you are writing too fast; please wait a moment")
+        chat.said = recent + [self.now()]
         self.seen(chat)
         self.event(chat, "message", "visitor", text)
         self.send(self.message(chat, text))

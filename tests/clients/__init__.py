@@ -4,13 +4,15 @@ daemon.  Run them with C{make test-clients}.
 
 This module holds the helpers they share: waiting for a condition, reading
 the daemon's C{--verbose} traffic log back into stanzas, a scripted contact
-(slixmpp in a thread of its own), a terminal client in tmux, an X server for
-Psi, Psi's profile and screenshots.
+(slixmpp in a thread of its own), a website visitor (the visitor chat's JSON
+API), a terminal client in tmux, an X server for Psi, Psi's profile and
+screenshots.
 """
 
 import ast
 import asyncio
 import base64
+import json
 import os
 import re
 import shutil
@@ -19,6 +21,8 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -461,6 +465,110 @@ class Contact:
                 self.thread.join(15)
         if not self.thread.is_alive():
             self.loop.close()
+
+
+# A website visitor.
+
+
+class WebVisitor:
+    """
+    A visitor of the web chat without a browser: the visitor chat's JSON API
+    (C{/chat/start}, C{/chat/api/<token>/...}) over urllib, with a thread
+    that fetches the chat's events the way the page does (long polling), so
+    the server sees the visitor's page open.
+
+    @ivar events: every event of the chat so far, in order.
+    @ivar ended: set once the server says the chat has ended.
+    """
+
+    def __init__(self, httpPort):
+        self.base = f"http://127.0.0.1:{httpPort}"
+        self.token = None
+        self.events = []
+        self.ended = threading.Event()
+        self.errors = []
+        self.thread = None
+
+    def post(self, path, body):
+        """
+        POST C{body} as JSON; return the status and the decoded answer.
+        """
+        request = urllib.request.Request(
+            self.base + path, json.dumps(body).encode("utf-8"), {"content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=DEADLINE) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)
+
+    def start(self, company, name, parameters=(), email=""):
+        """
+        Start a chat (the name form); fail unless a supporter takes it.
+        """
+        status, answer = self.post("/chat/start", {
+            "company": company, "name": name, "email": email,
+            "parameters": [list(pair) for pair in parameters],
+        })
+        assert status == 200 and answer.get("available") and answer.get("token"), (status, answer)
+        self.token = answer["token"]
+        self.thread = threading.Thread(target=self._poll, name=f"visitor {name}", daemon=True)
+        self.thread.start()
+
+    def _poll(self):
+        after = 0
+        while not self.ended.is_set():
+            url = f"{self.base}/chat/api/{self.token}/events?after={after}"
+            try:
+                # The server answers within 25 seconds, with or without news.
+                with urllib.request.urlopen(url, timeout=DEADLINE) as response:
+                    answer = json.load(response)
+            except (OSError, ValueError) as e:
+                self.errors.append(repr(e))
+                # Like the page: try again a little later, unless stopped.
+                self.ended.wait(1)
+                continue
+            for event in answer["events"]:
+                self.events.append(event)
+                after = event["seq"]
+            if answer["ended"]:
+                self.ended.set()
+
+    def act(self, action, body):
+        status, answer = self.post(f"/chat/api/{self.token}/{action}", body)
+        assert status == 200 and answer.get("ok"), (action, status, answer)
+
+    def say(self, text):
+        self.act("say", {"text": text})
+
+    def typing(self, composing=True):
+        self.act("typing", {"composing": composing})
+
+    def close(self):
+        """
+        "End chat".
+        """
+        self.act("close", {})
+
+    def fromSupporter(self, kind="message"):
+        """
+        The texts of the supporter's events of C{kind} (C{message},
+        C{typing}) so far.
+        """
+        return [e["text"] for e in list(self.events) if e["kind"] == kind and e["from"] == "supporter"]
+
+    def stop(self):
+        """
+        End the chat if it still runs, and stop fetching events.
+        """
+        if self.token is not None and not self.ended.is_set():
+            try:
+                self.post(f"/chat/api/{self.token}/close", {})
+            except OSError:
+                pass
+        self.ended.set()
+        if self.thread is not None:
+            self.thread.join(DEADLINE)
 
 
 # Terminal clients.

@@ -7,6 +7,7 @@ xdotool, and type into them.
 """
 
 import os
+import re
 import subprocess
 import time
 
@@ -14,8 +15,10 @@ import pytest
 
 from tests.clients import (
     CLIENT,
+    ROSTER,
     STANZAS,
     VCARD,
+    WebVisitor,
     XServer,
     requireTools,
     screenshotDirectory,
@@ -577,3 +580,183 @@ def test_psi_block(daemon, bob, psi, display, tmp_path):
     assert connection.problems(UNIMPLEMENTED) == [], connection.transcript()
     assert windowTitles(display) == ["Psi", "bob@localhost"]
     assert serverFailures(daemon) == []
+
+
+#: The visitor chat from Psi: the company (the domain's default one), the
+#: visitor and what the visitor's page brought along.
+COMPANY = "localhost"
+VISITOR = "Vera Visitor"
+VISITOR_PARAMETERS = (("Kundennummer", "56164"), ("URL", "www.example.com"))
+NS_DATA = "jabber:x:data"
+NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+
+
+def fromVisitors(connection, name):
+    """
+    The elements called C{name} the daemon sent Psi from a visitor's JID.
+    """
+    return [e for e in connection.sentStanzas(name)
+            if e.get("from", "").partition("/")[0].endswith(f"@visitors.{COMPANY}")]
+
+
+def rosterPushes(connection, jid):
+    """
+    The daemon's roster pushes to Psi about C{jid}: each item with Psi's
+    answer (C{None} while there is none).
+    """
+    pushes = []
+    for iq in connection.sentStanzas("iq", type="set"):
+        for item in iq.findall(f"{{{ROSTER}}}query/{{{ROSTER}}}item"):
+            if item.get("jid") == jid:
+                answers = [e for e in connection.received if e.tag == f"{{{CLIENT}}}iq"
+                           and e.get("id") == iq.get("id") and e.get("type") in ("result", "error")]
+                pushes.append((item, answers[0] if answers else None))
+    return pushes
+
+
+def visitorWindows(display):
+    """
+    Psi's visible windows titled after the visitor, by window id (a chat
+    window's title starts with "* " while it holds an unread message, and
+    ends with "(Composing ...)" while the visitor types).
+    """
+    return {w: t for w, t in visibleWindows(display).items() if t.lstrip("* ").startswith(VISITOR)}
+
+
+def unreadChat(display):
+    """
+    Psi's chat windows with the visitor that hold unread messages: titled
+    "* Vera Visitor", or "* [2] Vera Visitor" with two of them.
+    """
+    unread = re.compile(rf"\* (\[\d+\] )?{re.escape(VISITOR)}")
+    return [w for w, t in visibleWindows(display).items() if unread.match(t)]
+
+
+@pytest.mark.clients
+def test_psi_visitor_chat(daemon, bob, psi, display, tmp_path):
+    """A website visitor (the visitor chat's JSON API) chats with alice in Psi: Psi gets the parameters before the visitor's first line and the visitor in its roster (group Visitors, named after the visitor), opens a chat window named after the visitor, and a reply typed there (with Psi's typing notification) reaches the visitor; when the visitor ends the chat, Psi gets gone, the visitor's unavailable presence and the visitor's removal from its roster.  Psi should show the parameters in that chat window, not in a window of their own."""
+    screenshots = screenshotDirectory(tmp_path)
+    # alice takes visitors of the default company (in the running daemon).
+    result = daemon.ctl("supporter", "add", COMPANY, ALICE[0], "--name", "Alice")
+    assert result.returncode == 0, result.stderr
+    problems = []
+    waitForLogin(daemon, display)
+    visitor = WebVisitor(daemon.httpPort)
+    try:
+        visitor.start(COMPANY, VISITOR, VISITOR_PARAMETERS)
+
+        # First the parameters message (a chat message, with the visitor's
+        # name as nickname), then the visitor in Psi's roster.
+        first = waitFor(lambda: fromVisitors(session(daemon), "message"), "the parameters message sent to Psi",
+                        diagnose=lambda: describe(daemon))[0]
+        jid = first.get("from")
+        parameters = first.findtext(f"{{{CLIENT}}}body").split("\n")
+        assert first.get("type") == "chat"
+        assert parameters[0] == f"Visitor: {VISITOR}", parameters
+        for name, value in VISITOR_PARAMETERS:
+            assert f"{name}: {value}" in parameters, parameters
+        [(item, answer)] = waitFor(
+            lambda: [p for p in rosterPushes(session(daemon), jid) if p[1] is not None],
+            "Psi to answer the roster push adding the visitor", diagnose=lambda: describe(daemon),
+        )
+        assert answer.get("type") == "result", describe(daemon)
+        assert (item.get("name"), item.get("subscription")) == (VISITOR, "both")
+        assert [g.text for g in item.findall(f"{{{ROSTER}}}group")] == ["Visitors"]
+        waitFor(lambda: [p for p in fromVisitors(session(daemon), "presence") if p.get("type") is None],
+                "the visitor's presence sent to Psi", diagnose=lambda: describe(daemon))
+        # Psi opens the chat on the first message: if the visitor is not yet
+        # in its roster and available, the chat begins with "Vera Visitor
+        # is now Offline", then "... is now Online".
+        toPsi = session(daemon).sent
+        position = next(i for i, e in enumerate(toPsi) if e.tag == f"{{{CLIENT}}}message" and e.get("from") == jid)
+        before = toPsi[:position]
+        early = [what for what, found in (
+            ("roster push", [e for e in before if e.get("type") == "set"
+                             and e.find(f"{{{ROSTER}}}query/{{{ROSTER}}}item[@jid='{jid}']") is not None]),
+            ("available presence", [e for e in before if e.tag == f"{{{CLIENT}}}presence"
+                                    and e.get("from") == jid and e.get("type") is None]),
+        ) if not found]
+        if early:
+            problems.append(f"Psi gets the parameters message before the visitor's {' and '.join(early)}: "
+                            "a chat window opened by that message begins with \"Vera Visitor is now "
+                            "Offline\", then \"... is now Online\"")
+
+        # The visitor's first line reaches Psi after the parameters, and Psi
+        # opens a chat window named after the visitor.
+        opening = uniqueText("Hello from the website")
+        visitor.say(opening)
+        waitFor(lambda: session(daemon).messagesSent(opening), "the visitor's line sent to Psi",
+                diagnose=lambda: describe(daemon))
+        bodies = [m.findtext(f"{{{CLIENT}}}body") for m in fromVisitors(session(daemon), "message")
+                  if m.find(f"{{{CLIENT}}}body") is not None]
+        assert bodies == [first.findtext(f"{{{CLIENT}}}body"), opening], bodies
+        window = waitFor(lambda: unreadChat(display), "Psi's chat window with the visitor",
+                         diagnose=lambda: visibleWindows(display))[-1]
+        xdotool(display, "windowmove", "--sync", window, "300", "20")
+        xdotool(display, "windowsize", "--sync", window, "520", "400")
+        xdotool(display, "windowfocus", "--sync", window)
+
+        # alice types a reply: the visitor sees her typing, then the reply.
+        reply = uniqueText("Hello from Psi")
+        xdotool(display, "type", "--delay", "20", reply)
+        waitFor(lambda: "composing" in visitor.fromSupporter("typing"), "the visitor to see Psi typing",
+                diagnose=lambda: f"{visitor.events}\n{describe(daemon)}")
+        xdotool(display, "key", "Return")
+        waitFor(lambda: reply in visitor.fromSupporter(), "Psi's reply to reach the visitor",
+                diagnose=lambda: f"{visitor.events}\n{describe(daemon)}")
+        [sent] = session(daemon).messagesReceived(reply)
+        assert sent.get("to").partition("/")[0] == jid and sent.get("type") == "chat"
+
+        # The visitor types: Psi gets "composing".
+        visitor.typing(True)
+        waitFor(lambda: [m for m in fromVisitors(session(daemon), "message")
+                         if m.find(f"{{{NS_CHATSTATES}}}composing") is not None],
+                "the visitor's composing sent to Psi", diagnose=lambda: describe(daemon))
+
+        # Whatever else Psi opened for the visitor goes under the chat for
+        # the picture.
+        others = [w for w in visitorWindows(display) if w != window]
+        for other in others:
+            xdotool(display, "windowmove", "--sync", other, "300", "430")
+            xdotool(display, "windowsize", "--sync", other, "520", "260")
+        screenshotX(display, os.path.join(screenshots, "psi-visitor-chat.png"))
+        if others:
+            problems.append(
+                f"Psi shows the visitor in {len(others) + 1} windows {sorted(visibleWindows(display).values())}: "
+                "the parameters message carries a data form (jabber:x:data), which Psi 1.5 shows in a form "
+                "window of its own (with Submit and Cancel, without the message's text) instead of in the "
+                "chat window; the chat window opens only with the visitor's first line, without the parameters")
+        form = first.find(f"{{{NS_DATA}}}x")
+        if form is not None:
+            unlabelled = [f.get("var") for f in form.findall(f"{{{NS_DATA}}}field") if not f.get("label")]
+            if unlabelled:
+                problems.append(f"the parameters form's fields {unlabelled} have no label: Psi shows the "
+                                "field names (param_Kundennummer) instead")
+
+        # The visitor ends the chat: Psi gets "gone", the visitor's
+        # unavailable presence, and the visitor leaves its roster.
+        visitor.close()
+        waitFor(visitor.ended.is_set, "the chat to end", diagnose=lambda: visitor.events)
+        waitFor(lambda: [m for m in fromVisitors(session(daemon), "message")
+                         if m.find(f"{{{NS_CHATSTATES}}}gone") is not None],
+                "gone sent to Psi", diagnose=lambda: describe(daemon))
+        waitFor(lambda: [p for p in fromVisitors(session(daemon), "presence") if p.get("type") == "unavailable"],
+                "the visitor's unavailable presence sent to Psi", diagnose=lambda: describe(daemon))
+        [(removal, answer)] = waitFor(
+            lambda: [p for p in rosterPushes(session(daemon), jid)
+                     if p[0].get("subscription") == "remove" and p[1] is not None],
+            "Psi to answer the roster push removing the visitor", diagnose=lambda: describe(daemon),
+        )
+        assert answer.get("type") == "result", describe(daemon)
+    finally:
+        visitor.stop()
+
+    # Over the whole session: every request answered, no stanza error, no
+    # internal error logged, and the visitor's page never lost its events.
+    connection = session(daemon)
+    assert psi.poll() is None, "Psi exited"
+    assert connection.unanswered() == [], connection.transcript()
+    assert connection.problems(UNIMPLEMENTED) == [], connection.transcript()
+    assert serverFailures(daemon) == []
+    assert visitor.errors == []
+    assert not problems, "\n".join(problems)

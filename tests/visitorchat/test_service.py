@@ -204,6 +204,11 @@ class ServiceTests(SynchronousTestCase):
         for _ in range(10):
             self.start(address="203.0.113.5")
         self.assertRaises(VisitorError, self.start, address="203.0.113.5")
+        for n in range(20):
+            self.chats.say(chat, f"spam {n}")
+        self.assertRaises(VisitorError, self.chats.say, chat, "one too many")
+        self.server.clock.advance(31)
+        self.chats.say(chat, "calm again")
 
     def test_vcardAndProbe(self):
         """
