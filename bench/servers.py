@@ -1,10 +1,12 @@
 """
-The two servers under test: set-up in a temporary folder, start pinned to
-one CPU, process statistics from /proc, and a stop that always happens.
+The servers under test: set-up in a temporary folder, start pinned to one
+CPU, process statistics from /proc, and a stop that always happens.
 
-Both get the same accounts (user1 .. userN on bench.test, one password, one
-SCRAM-SHA-1 salt and 4096 iterations), listen on 127.0.0.1 only, without
-TLS, and keep their data in the temporary folder.
+OpenMessenger and Prosody get the same accounts (user1 .. userN on
+bench.test, one password, one SCRAM-SHA-1 salt and 4096 iterations), listen
+on 127.0.0.1 only, without TLS, and keep their data in the temporary
+folder.  nginx (for bench/status.py only) serves one static file, as the
+practical limit of an HTTP server on this machine.
 """
 
 import base64
@@ -94,6 +96,48 @@ def rssKiB(pid):
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def groupPids(pgid):
+    """
+    The live processes of the process group C{pgid} (a server started in
+    its own session: nginx's master and worker, or just the one process of
+    the others).
+    """
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # fields[2] is the process group (field 5).
+        if int(fields[2]) == pgid:
+            pids.append(int(entry))
+    return pids
+
+
+def groupCpuSeconds(pgid):
+    """
+    User + system CPU seconds of every process in the process group C{pgid}.
+    """
+    total = 0.0
+    for pid in groupPids(pgid):
+        try:
+            total += cpuSeconds(pid)
+        except OSError:
+            pass
+    return total
+
+
+def groupRunQueueWaitSeconds(pgid):
+    """
+    L{runQueueWaitSeconds} added up over the main threads of the processes
+    in the process group C{pgid}.
+    """
+    return sum(runQueueWaitSeconds(pid) for pid in groupPids(pgid))
+
+
 def threadCount(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -156,8 +200,13 @@ class Server:
     name = None
     process = None
 
-    def __init__(self, workdir, port, cpu, sessions, tls=False):
+    def __init__(self, workdir, port, cpu, sessions, tls=False, http_port=None):
+        """
+        @param http_port: where the server's HTTP listener (status buttons)
+            goes; C{None}: OpenMessenger's at C{port + 1}, Prosody's off.
+        """
         self.tls = tls
+        self.httpPort = http_port
         self.workdir = workdir
         self.port = port
         self.cpu = cpu
@@ -241,6 +290,10 @@ class OpenMessenger(Server):
     def config(self):
         return os.path.join(self.workdir, "openmessenger.conf")
 
+    @property
+    def http(self):
+        return self.httpPort or self.port + 1
+
     def prepare(self):
         with open(self.config, "w") as f:
             f.write(
@@ -253,10 +306,10 @@ class OpenMessenger(Server):
                 f"require_tls = {'true' if self.tls else 'false'}\n"
                 "auth_failures = 0\n"
                 "[http]\n"
-                # Not started by the XMPP server today; kept off the usual
-                # port and on loopback should a later version listen.
-                f"endpoint = tcp:{self.port + 1}:interface=127.0.0.1\n"
-                f"public_url = http://127.0.0.1:{self.port + 1}\n"
+                # The web listener (administration, status buttons): off the
+                # usual port and on loopback.
+                f"endpoint = tcp:{self.http}:interface=127.0.0.1\n"
+                f"public_url = http://127.0.0.1:{self.http}\n"
             )
         # The project's own API, in this process, before the server starts.
         from openmessenger.config import loadConfig
@@ -283,6 +336,28 @@ class OpenMessenger(Server):
             if failures:
                 failures[0].raiseException()
         store.pool.close()
+
+    def addSupporter(self, index=1, slug=None):
+        """
+        Make C{userINDEX} support staff of the default company, before the
+        server starts (the project's own API over the database).
+
+        @return: the company's public ID and the supporter's slug.
+        """
+        from openmessenger.config import loadConfig
+        from openmessenger.ctl import directServer
+        from openmessenger.directory import defaultCompanyId
+
+        accounts, directory = directServer(loadConfig(self.config))
+        company = defaultCompanyId(DOMAIN)
+        slug = slug or username(index)
+        d = directory.addSupporter(company, f"{username(index)}@{DOMAIN}", slug, f"User {index}")
+        failures = []
+        d.addErrback(failures.append)
+        accounts.store.pool.close()
+        if failures:
+            failures[0].raiseException()
+        return company, slug
 
     def command(self):
         bindir = os.path.dirname(sys.executable)
@@ -334,8 +409,12 @@ c2s_direct_tls_ports = {{ }}
 legacy_ssl_ports = {{ }}
 s2s_ports = {{ }}
 component_ports = {{ }}
-http_ports = {{ }}
+http_ports = {{ {http_ports} }}
+http_interfaces = {{ "127.0.0.1" }}
 https_ports = {{ }}
+https_interfaces = {{ }}
+-- Requests whose Host is not a virtual host (127.0.0.1:PORT) go here.
+http_default_host = "{domain}"
 plugin_paths = {{ }}
 
 authentication = "internal_hashed"
@@ -348,7 +427,7 @@ certificates = "{dir}/certs"
 {ssl}
 -- mod_presence, mod_message, mod_iq, mod_offline and mod_c2s are always
 -- loaded; mod_limits is not loaded, so nothing throttles.
-modules_enabled = {{ "roster", "saslauth", "ping"{withtls} }}
+modules_enabled = {{ "roster", "saslauth", "ping"{withtls}{withhttp} }}
 modules_disabled = {{ "s2s", "s2s_auth_certs" }}
 
 VirtualHost "{domain}"
@@ -386,6 +465,9 @@ class Prosody(Server):
                 domain=DOMAIN, loglevel=self.loglevel, ssl=ssl,
                 tls="true" if self.tls else "false",
                 withtls=', "tls"' if self.tls else "",
+                http_ports=self.httpPort or "",
+                # mod_webpresence (Debian prosody-modules): /status/JID
+                withhttp=', "http", "webpresence"' if self.httpPort else "",
             ))
         # Prosody's "internal" storage is one Lua file per account; writing
         # them directly is what `prosodyctl register` would do, minus one
@@ -427,6 +509,85 @@ class Prosody(Server):
         except OSError:
             pass
         return f"Prosody {out or '?'}{lua}"
+
+
+class Nginx(Server):
+    """
+    nginx serving one file (for bench/status.py): the practical limit of an
+    HTTP answer on this machine.  One worker process; its own configuration,
+    pid file, logs and temporary folders in C{workdir}; never the system's
+    service.  C{port} is its HTTP port.
+    """
+
+    name = "nginx"
+
+    CONFIG = """\
+# Written by bench/servers.py for one benchmark run.
+daemon off;
+master_process on;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    types {{ image/png png; }}
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {dir}/www;
+        # What OpenMessenger answers with, too (nginx adds ETag and
+        # Last-Modified itself, and answers If-None-Match with 304).
+        add_header Cache-Control no-cache;
+    }}
+}}
+"""
+
+    @property
+    def config(self):
+        return os.path.join(self.workdir, "nginx.conf")
+
+    def prepare(self, path="/status.png", body=b""):
+        """
+        Serve C{body} at C{path}.
+        """
+        if shutil.which("nginx") is None:
+            raise RuntimeError("nginx is not installed (apt-get install nginx-light)")
+        os.makedirs(os.path.join(self.workdir, "tmp"))
+        target = os.path.join(self.workdir, "www", path.lstrip("/"))
+        os.makedirs(os.path.dirname(target), mode=0o755)
+        with open(target, "wb") as f:
+            f.write(body)
+        # The worker runs as nobody when started by root: it must reach the
+        # file (mkdtemp made the folder 0700).
+        os.chmod(self.workdir, 0o755)
+        for folder, _, files in os.walk(os.path.join(self.workdir, "www")):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+        with open(self.config, "w") as f:
+            f.write(self.CONFIG.format(dir=self.workdir, port=self.port))
+
+    def command(self):
+        # -e: the error log before the configuration is read (otherwise the
+        # system's /var/log/nginx/error.log).
+        return ["nginx", "-p", self.workdir, "-c", self.config, "-e", self.logfile]
+
+    def version(self):
+        try:
+            out = subprocess.run(["nginx", "-v"], capture_output=True, text=True, timeout=10)
+            text = (out.stderr or out.stdout).strip()
+        except (OSError, subprocess.SubprocessError):
+            text = ""
+        return text.replace("nginx version: ", "") or "nginx ?"
 
 
 SERVERS = {"openmessenger": OpenMessenger, "prosody": Prosody}

@@ -14,6 +14,18 @@ from twisted.web.util import Redirect
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 
 
+class WebSite(Site):
+    """
+    The site, logging every request but the status buttons': those come
+    every 10 seconds from every open page, and a log line costs more than
+    the answer.
+    """
+
+    def log(self, request):
+        if not request.uri.startswith(b"/status/"):
+            Site.log(self, request)
+
+
 def makeSite(admin, status, demo, visitor):
     """
     The web site: C{/admin/} and C{/chat} (Klein), C{/status/}, C{/demo/},
@@ -26,6 +38,6 @@ def makeSite(admin, status, demo, visitor):
     root.putChild(b"demo", demo)
     root.putChild(b"chat", visitor.app.resource())
     root.putChild(b"static", File(STATIC))
-    site = Site(root)
+    site = WebSite(root)
     site.displayTracebacks = False
     return site

@@ -148,8 +148,12 @@ class StatusResource(Resource):
         request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"vary", b"Accept-Language")
         if request.getHeader(b"if-none-match") == answer.etag:
+            # A 304 may only carry the length the 200 would have had (RFC
+            # 9110 8.6), not the 0 twisted.web would put for an empty body.
             request.setResponseCode(304)
-            return b""
+            request.setHeader(b"content-length", b"%d" % len(answer.body))
+            request.finish()
+            return server.NOT_DONE_YET
         return answer.body
 
     def stream(self, request, publicId, slug, lang):

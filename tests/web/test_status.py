@@ -109,6 +109,14 @@ class StatusTests(SynchronousTestCase):
         self.assertTrue(etag.startswith('"'))
         response, body = self.fetch("/acme/alice.png", headers={"if-none-match": etag})
         self.assertEqual((response.code, body), (304, b""))
+        from twisted.web.test.requesthelper import DummyRequest
+
+        request = DummyRequest([b"acme", b"alice.png"])
+        request.requestHeaders.setRawHeaders(b"if-none-match", [etag.encode()])
+        self.resource.render_GET(request)
+        # The length of the 200, not 0 (RFC 9110 8.6).
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-length"),
+                         [str(len(ANSWERS[("png", "label", "offline", "en", 1)].body)).encode()])
         self.show("alice@example.com")
         response, body = self.fetch("/acme/alice.png", headers={"if-none-match": etag})
         self.assertEqual(response.code, 200)
