@@ -124,6 +124,8 @@ class VisitorChatService:
         self.throttle = AuthThrottle(chatsPerAddress, chatWindow, clock)
         self.byToken = {}
         self.byVisitor = {}
+        #: Open chats by the supporter serving them.
+        self.bySupporter = {}
         self._sweeper = None
 
     def now(self):
@@ -134,12 +136,26 @@ class VisitorChatService:
     def contactsOf(self, supporter):
         return {
             chat.visitorJid: RosterItem(chat.visitorJid, chat.name, (VISITORS_GROUP,), "both")
-            for chat in self.byToken.values()
-            if chat.supporter == supporter and chat.ended is None
+            for chat in self.bySupporter.get(supporter, ())
         }
 
     def load(self, supporter):
-        return len(self.contactsOf(supporter))
+        return len(self.bySupporter.get(supporter, ()))
+
+    def unindex(self, chat):
+        serving = self.bySupporter.get(chat.supporter, set())
+        serving.discard(chat)
+        if not serving:
+            self.bySupporter.pop(chat.supporter, None)
+
+    def serve(self, chat, supporter):
+        """
+        Make C{supporter} (or nobody) the one serving an open chat.
+        """
+        self.unindex(chat)
+        chat.supporter = supporter
+        if supporter is not None:
+            self.bySupporter.setdefault(supporter, set()).add(chat)
 
     # Starting
 
@@ -192,7 +208,7 @@ class VisitorChatService:
         Hand the chat to a supporter: parameters first, then the visitor's
         presence and roster entry, then the conversation so far.
         """
-        chat.supporter = supporter
+        self.serve(chat, supporter)
         chat.served.append(supporter)
         chat.answered = False
         # The contact first, so the client shows the visitor's name and
@@ -313,6 +329,7 @@ class VisitorChatService:
         if chat.supporter:
             self.send(self.message(chat, None, "gone"))
             self.sendPresence(chat)
+            self.unindex(chat)  # the transcript still names the supporter
             self.rosters.sharedChanged(chat.supporter, chat.visitorJid)
         self.store.putTranscript(chat.transcript(chat.ended, how)).addErrback(self.log.failure)
         self.byVisitor.pop(chat.visitorJid, None)
@@ -407,7 +424,7 @@ class VisitorChatService:
         chat.visible = NOT_SHOWN
         presence = stanzas.presence(old, chat.visitorJid, "unavailable")
         self.send(presence)
-        chat.supporter = None
+        self.serve(chat, None)
         self.rosters.sharedChanged(old, chat.visitorJid)
         nxt = self.choose(chat.publicId, None, tuple(chat.served))
         if nxt is None:

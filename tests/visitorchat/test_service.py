@@ -66,6 +66,7 @@ class ServiceTests(SynchronousTestCase):
                          [(chat.visitorJid, "Vera", ["Visitors"])])
         self.assertIn(chat.visitorJid, [e.getAttribute("from") for e in elements if e.name == "presence"])
         self.chats.close(chat)
+        self.assertEqual(self.chats.load("alice@example.com"), 0)
         elements = self.alice.read()
         removed = [i["subscription"] for e in elements if e.name == "iq" for i in e.query.elements(NS_ROSTER, "item")]
         self.assertEqual(removed, ["remove"])
