@@ -25,10 +25,9 @@ from tests.daemon import Daemon
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.common.exceptions import NoAlertPresentException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - reported by requireBrowser()
     webdriver = None
@@ -174,12 +173,29 @@ class Browser:
             else:
                 field.clear()
                 field.send_keys(value)
-        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.markPage()
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(self.driver, DEADLINE).until(
-            expected_conditions.staleness_of(page),
-            f"the answer to the form posting to {action} (did the browser refuse to send it?)",
-        )
+        self.waitNewPage(f"the answer to the form posting to {action} (did the browser refuse to send it?)")
+
+    def markPage(self):
+        """
+        Mark the current document, so a new one can be told apart.
+        """
+        self.driver.execute_script("window.__oldPage = true;")
+
+    def waitNewPage(self, what):
+        """
+        Wait until another document has replaced the marked one, and check
+        it.  (Asking the browser about an element of the old document, as
+        staleness checks do, can fail outright while it is being replaced.)
+        """
+        def replaced(driver):
+            try:
+                return driver.execute_script("return window.__oldPage === undefined;")
+            except WebDriverException:
+                return False
+
+        WebDriverWait(self.driver, DEADLINE).until(replaced, what)
         self.waitLoaded()
         self.checkPage()
 
@@ -187,13 +203,9 @@ class Browser:
         """
         Click the link with the text C{link} and wait for its page.
         """
-        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.markPage()
         self.driver.find_element(By.LINK_TEXT, link).click()
-        WebDriverWait(self.driver, DEADLINE).until(
-            expected_conditions.staleness_of(page), f"the page behind the link {link!r}"
-        )
-        self.waitLoaded()
-        self.checkPage()
+        self.waitNewPage(f"the page behind the link {link!r}")
 
     def resize(self, width, height):
         """

@@ -21,7 +21,6 @@ import base64
 import io
 import json
 import os
-import re
 import shutil
 import threading
 import urllib.request
@@ -209,8 +208,10 @@ class ButtonPage:
         self.daemon = daemon
         self.site = site
         self.pictures, self.png = expectedPictures()
-        # The image's address as the daemon's access log has it.
+        # The image's path and query, as the browser asks for it.
         self.imagePath = f"{statusPath(COMPANY, SLUG)}.png?{urlencode({'iconset': ICONSET, 'lang': LANG})}"
+        self.requestIds = []
+        self.statuses = {}
 
     def image(self):
         return self.driver.execute_script(IMAGE)
@@ -261,12 +262,19 @@ class ButtonPage:
 
     def refreshes(self):
         """
-        The HTTP status codes of the daemon's answers to the image's
-        address asked for by the host page, in order (from its access log).
+        The HTTP status codes of the daemon's answers to the image's address,
+        in order, as the browser saw them on the wire (its network log: the
+        daemon does not log status-button requests).
         """
-        path = re.escape(self.imagePath)
-        referer = re.escape(self.site.url)
-        return re.findall(rf'"GET {path} HTTP/1\.1" (\d+) \S+ "{referer}"', self.daemon.log())
+        for entry in self.driver.get_log("performance"):
+            event = json.loads(entry["message"])["message"]
+            params = event.get("params", {})
+            if event.get("method") == "Network.requestWillBeSent":
+                if params["request"]["url"].endswith(self.imagePath) and params["requestId"] not in self.requestIds:
+                    self.requestIds.append(params["requestId"])
+            elif event.get("method") == "Network.responseReceivedExtraInfo":
+                self.statuses[params["requestId"]] = str(params["statusCode"])
+        return [self.statuses[r] for r in self.requestIds if r in self.statuses]
 
     def diagnose(self):
         logs = self.driver.get_log("browser")
@@ -345,7 +353,7 @@ def driver(tmp_path):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={folder / 'profile'}")
     options.add_argument("--lang=en-US")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     service = Service(shutil.which("chromedriver"), log_output=str(tmp_path / "chromedriver.log"))
     chromium = webdriver.Chrome(options=options, service=service)
     try:

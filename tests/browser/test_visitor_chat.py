@@ -44,8 +44,6 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - reported by requireBrowser()
     webdriver = None
 
@@ -575,12 +573,9 @@ def test_transcriptsInAdministration(daemon, browser):
     assert browser.driver.execute_script("return document.querySelectorAll('main b').length") == 0
 
     link = rows[NAME][1].find_element(By.TAG_NAME, "a")
-    page = browser.driver.find_element(By.TAG_NAME, "html")
+    browser.markPage()
     link.click()
-    WebDriverWait(browser.driver, DEADLINE).until(expected_conditions.staleness_of(page),
-                                                  "the transcript's page")
-    browser.waitLoaded()
-    browser.checkPage()
+    browser.waitNewPage("the transcript's page")
     assert browser.path.startswith("/admin/transcripts/"), browser.path
     assert browser.driver.find_element(By.TAG_NAME, "h1").text == NAME
     terms = browser.driver.find_elements(By.CSS_SELECTOR, "main dl dt")
