@@ -206,7 +206,8 @@ class PresenceHandler(XMPPHandler):
         their own status from it) and, if unavailable, to whoever got
         directed presence from it.
         """
-        for contact in roster.subscribers():
+        subscribers = roster.subscribers()
+        for contact in subscribers:
             self.send(self.addressed(presence, contact))
         own = self.sessions.availableSessions(session.bare)
         if session not in own and self.sessions.get(session.full) is session:
@@ -214,8 +215,10 @@ class PresenceHandler(XMPPHandler):
         for other in own:
             other.send(self.addressed(presence, other.full))
         if presence.getAttribute("type") == "unavailable":
+            covered = set(subscribers) | {session.bare}
             for address in session.directed:
-                self.send(self.addressed(presence, address))
+                if stanzas.bare(address) not in covered:
+                    self.send(self.addressed(presence, address))
             session.directed.clear()
 
     def directed(self, session, presence, to):

@@ -273,6 +273,16 @@ class BroadcastTests(SynchronousTestCase):
         alice.stream.connectionLost(None)
         self.assertEqual(presences(self.carol.read()), [("alice@example.com/test", "unavailable")])
 
+    def test_directedToSubscriberOnce(self):
+        """
+        A subscriber who also got directed presence hears the goodbye once.
+        """
+        alice = self.server.login("alice@example.com")
+        alice.send("<presence to='bob@example.com'/>")
+        self.bob.read()
+        alice.send("<presence type='unavailable'/>")
+        self.assertEqual(presences(self.bob.read()), [("alice@example.com/test", "unavailable")])
+
     def test_badPresence(self):
         """
         An unknown show or an out-of-range priority is C{bad-request} and
