@@ -297,6 +297,9 @@ async def measure(args, target, log):
         other = servers.machineBusySeconds() - before["machine_cpu"] - server_cpu - load_cpu
         seconds = figures["duration_us"] / 1e6
         errors = sum(figures[k] for k in WRK_FIELDS if k.startswith("err_"))
+        if not figures["requests"]:
+            raise RuntimeError(f"{target.url}: wrk completed no request in {args.duration:g} s "
+                               f"({errors:.0f} errors)")
         result.update({
             "status": expectStatus,
             "requests": int(figures["requests"]),

@@ -9,6 +9,8 @@ import json
 from PIL import Image, ImageChops, ImageStat
 from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.testing import StringTransport
+from twisted.web import server
 from twisted.web.resource import Resource
 
 from openmessenger.web import iconart
@@ -30,7 +32,7 @@ class StatusTests(SynchronousTestCase):
         self.successResultOf(d.setMembers("sales", ["alice@example.com", "bob@example.com"]))
         self.successResultOf(d.addSupporter("acme", "alice@example.com", "alice", "Alice", 1, "sales"))
         self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob", 2, "sales"))
-        root = Resource()
+        root = self.root = Resource()
         self.resource = StatusResource(d, self.server.core.availability, self.server.clock, ANSWERS)
         root.putChild(b"status", self.resource)
         self.client = StubTreq(root)
@@ -109,14 +111,20 @@ class StatusTests(SynchronousTestCase):
         self.assertTrue(etag.startswith('"'))
         response, body = self.fetch("/acme/alice.png", headers={"if-none-match": etag})
         self.assertEqual((response.code, body), (304, b""))
-        from twisted.web.test.requesthelper import DummyRequest
-
-        request = DummyRequest([b"acme", b"alice.png"])
-        request.requestHeaders.setRawHeaders(b"if-none-match", [etag.encode()])
-        self.resource.render_GET(request)
-        # The length of the 200, not 0 (RFC 9110 8.6).
-        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-length"),
-                         [str(len(ANSWERS[("png", "label", "offline", "en", 1)].body)).encode()])
+        # On the wire: no Content-Length (not twisted.web's 0, RFC 9110
+        # 8.6), no chunking, and the connection stays open for the next.
+        channel = server.Site(self.root).buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(b"GET /status/acme/alice.png HTTP/1.1\r\nHost: om.example\r\n"
+                             b"If-None-Match: %s\r\n\r\n" % etag.encode())
+        head, _, rest = transport.value().partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 304 "), head)
+        self.assertNotIn(b"content-length", head.lower())
+        self.assertNotIn(b"transfer-encoding", head.lower())
+        self.assertEqual(rest, b"")
+        self.assertFalse(transport.disconnecting)
+        channel.connectionLost(None)
         self.show("alice@example.com")
         response, body = self.fetch("/acme/alice.png", headers={"if-none-match": etag})
         self.assertEqual(response.code, 200)
