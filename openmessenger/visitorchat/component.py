@@ -8,7 +8,13 @@ chat.  Supporters write to it like to any contact.
 from twisted.words.protocols.jabber.xmlstream import toResponse
 from twisted.words.xish import domish
 
-from openmessenger.visitorchat.service import NOT_SHOWN
+from openmessenger.features.disco import NS_INFO
+from openmessenger.visitorchat.service import (
+    NOT_SHOWN,
+    VISITOR_CAPABILITIES,
+    VISITOR_CAPS_NODE,
+    VISITOR_CAPS_VERSION,
+)
 from openmessenger.xmpp import stanzas
 
 NS_VCARD = "vcard-temp"
@@ -32,7 +38,10 @@ class VisitorDomain:
                 self.answerProbe(stanza, chat)
         elif stanza.name == "iq" and kind in ("get", "set"):
             vcard = stanzas.child(stanza, NS_VCARD, "vCard")
-            if kind == "get" and vcard is not None and chat is not None:
+            info = stanzas.child(stanza, NS_INFO, "query")
+            if kind == "get" and info is not None and chat is not None:
+                self.send(self.discoInfo(stanza, info.getAttribute("node")))
+            elif kind == "get" and vcard is not None and chat is not None:
                 reply = toResponse(stanza, "result")
                 card = reply.addElement((NS_VCARD, "vCard"))
                 card.addElement("FN", content=chat.name)
@@ -43,6 +52,20 @@ class VisitorDomain:
             else:
                 reply = stanzas.errorReply(stanza, "service-unavailable")
                 self.send(reply)
+
+    def discoInfo(self, iq, node):
+        """
+        What a visitor's JID can do, for the node its presence announced too.
+        """
+        if node not in (None, f"{VISITOR_CAPS_NODE}#{VISITOR_CAPS_VERSION}"):
+            return stanzas.errorReply(iq, "item-not-found")
+        reply = toResponse(iq, "result")
+        query = reply.addElement((NS_INFO, "query"))
+        if node:
+            query["node"] = node
+        for entry in VISITOR_CAPABILITIES:
+            query.addChild(entry.toElement())
+        return reply
 
     def answerProbe(self, probe, chat):
         prober = stanzas.bare(probe.getAttribute("from", ""))

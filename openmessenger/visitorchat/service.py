@@ -18,6 +18,10 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.words.xish import domish
 
+from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
+from wokkel import disco
+
+from openmessenger.features.disco import NS_CAPS, capsVersion
 from openmessenger.storage.interfaces import RosterItem, Transcript, TranscriptLine
 from openmessenger.visitorchat.model import (
     MAX_EMAIL,
@@ -34,6 +38,7 @@ from openmessenger.xmpp.c2s import AuthThrottle
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 NS_NICK = "http://jabber.org/protocol/nick"
 NS_SHIM = "http://jabber.org/protocol/shim"
+NS_RECEIPTS = "urn:xmpp:receipts"
 VISITORS_GROUP = "Visitors"
 #: Seconds a poll waits for news before answering empty (below the 30 s
 #: after which proxies cut idle connections).
@@ -50,6 +55,18 @@ RATE_WINDOW = 30
 
 
 NOT_SHOWN = "not shown"
+
+#: What a visitor's JID answers to service discovery, and announces in its
+#: presence (XEP-0115), like a client would: Psi asks for delivery receipts
+#: only from contacts that say they send them.
+VISITOR_CAPABILITIES = (
+    disco.DiscoIdentity("client", "web", "Visitor chat"),
+    disco.DiscoFeature(disco.NS_DISCO_INFO),
+    disco.DiscoFeature(NS_CHATSTATES),
+    disco.DiscoFeature(NS_RECEIPTS),
+)
+VISITOR_CAPS_NODE = "urn:openmessenger:visitor"
+VISITOR_CAPS_VERSION = capsVersion(VISITOR_CAPABILITIES)
 
 
 def checkVisitor(name, email, parameters):
@@ -89,6 +106,9 @@ class Chat:
         self.events = []
         self.seq = 0
         self.waiters = []
+        #: Receipts the supporter asked for (XEP-0184), as (seq, to, id):
+        #: sent once the page has fetched that event.
+        self.receipts = []
         self.ended = None
         #: What the supporter was last shown: a show, "unavailable", or
         #: NOT_SHOWN before anything was sent.
@@ -289,6 +309,11 @@ class VisitorChatService:
         if show in ("away", "xa"):
             presence.addElement("show", content=show)
         presence.addElement((NS_NICK, "nick"), content=chat.name)
+        if show != "unavailable":
+            caps = presence.addElement((NS_CAPS, "c"))
+            caps["hash"] = "sha-1"
+            caps["node"] = VISITOR_CAPS_NODE
+            caps["ver"] = VISITOR_CAPS_VERSION
         self.send(presence)
 
     # What the visitor does
@@ -339,6 +364,7 @@ class VisitorChatService:
         Fire with the events after C{after}, waiting up to L{POLL_TIMEOUT}
         seconds for one.
         """
+        self.acknowledge(chat, after)
         news = [e for e in chat.events if e["seq"] > after]
         if news or chat.ended is not None:
             return defer.succeed(news)
@@ -352,6 +378,23 @@ class VisitorChatService:
         timer = self.clock.callLater(POLL_TIMEOUT, self.wake, chat, waiter)
         waiter.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
         return waiter.addCallback(lambda _: [e for e in chat.events if e["seq"] > after])
+
+    def acknowledge(self, chat, seen):
+        """
+        Delivery receipts for the supporter's messages up to C{seen}: asking
+        for what comes after them shows the page has them.
+        """
+        waiting = []
+        for seq, to, stanzaId in chat.receipts:
+            if seq > seen:
+                waiting.append((seq, to, stanzaId))
+                continue
+            receipt = domish.Element((stanzas.NS_CLIENT, "message"))
+            receipt["from"] = chat.visitorJid
+            receipt["to"] = to
+            receipt.addElement((NS_RECEIPTS, "received"))["id"] = stanzaId
+            self.send(receipt)
+        chat.receipts = waiting
 
     def wake(self, chat, waiter=None):
         for w in ([waiter] if waiter else list(chat.waiters)):
@@ -390,6 +433,9 @@ class VisitorChatService:
         body = stanzas.child(message, stanzas.NS_CLIENT, "body")
         if body is not None and str(body).strip():
             chat.answered = True
+            if stanzas.child(message, NS_RECEIPTS, "request") is not None and message.getAttribute("id"):
+                chat.receipts.append((chat.seq + 1, message["from"], message["id"]))
+                del chat.receipts[:-MAX_EVENTS]
             self.event(chat, "message", "supporter", str(body)[:MAX_MESSAGE * 4])
         elif stanzas.child(message, NS_CHATSTATES, "composing") is not None:
             self.event(chat, "typing", "supporter", "composing")

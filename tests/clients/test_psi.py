@@ -589,6 +589,7 @@ VISITOR = "Vera Visitor"
 VISITOR_PARAMETERS = (("Kundennummer", "56164"), ("URL", "www.example.com"))
 NS_DATA = "jabber:x:data"
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
+NS_RECEIPTS = "urn:xmpp:receipts"
 
 
 def fromVisitors(connection, name):
@@ -706,6 +707,12 @@ def test_psi_visitor_chat(daemon, bob, psi, display, tmp_path):
                 diagnose=lambda: f"{visitor.events}\n{describe(daemon)}")
         [sent] = session(daemon).messagesReceived(reply)
         assert sent.get("to").partition("/")[0] == jid and sent.get("type") == "chat"
+        # Psi asks for a delivery receipt (XEP-0184); the visitor's page
+        # fetching the reply sends it, and Psi marks the line delivered.
+        assert sent.find(f"{{{NS_RECEIPTS}}}request") is not None, sent.attrib
+        waitFor(lambda: [m for m in fromVisitors(session(daemon), "message")
+                         if m.find(f"{{{NS_RECEIPTS}}}received[@id='{sent.get('id')}']") is not None],
+                "the visitor's delivery receipt sent to Psi", diagnose=lambda: describe(daemon))
 
         # The visitor types: Psi gets "composing".
         visitor.typing(True)

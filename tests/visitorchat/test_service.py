@@ -5,6 +5,11 @@ Tests for L{openmessenger.visitorchat.service} and its XMPP side
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
+from wokkel import disco
+
+from openmessenger.features.disco import capsVersion
+
 from openmessenger.visitorchat.model import VisitorError
 from openmessenger.visitorchat.service import NobodyAvailable
 from tests.helpers import FakeServer, parse
@@ -224,3 +229,46 @@ class ServiceTests(SynchronousTestCase):
             f"<presence xmlns='jabber:client' from='alice@example.com' to='{chat.visitorJid}' type='probe'/>"
         ))
         self.assertEqual([e["from"] for e in self.alice.read() if e.name == "presence"], [chat.visitorJid])
+
+    def test_deliveryReceipts(self):
+        """
+        A receipt the supporter asks for (XEP-0184) comes once the page has
+        fetched the message, not before, and only once.
+        """
+        chat = self.start()
+        self.alice.read()
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat' id='m1'><body>Hallo</body>"
+                        f"<request xmlns='urn:xmpp:receipts'/></message>")
+        self.alice.send(f"<message to='{chat.visitorJid}' type='chat' id='m2'><body>Noch da?</body>"
+                        f"<request xmlns='urn:xmpp:receipts'/></message>")
+        seqs = [e["seq"] for e in self.successResultOf(self.chats.events(chat, 0))]
+        self.assertEqual(self.messages(self.alice), [])
+        self.chats.events(chat, seqs[-2])
+        received = [m.received for m in self.messages(self.alice)]
+        self.assertEqual([(r.uri, r["id"]) for r in received], [("urn:xmpp:receipts", "m1")])
+        self.chats.events(chat, seqs[-1])
+        self.chats.events(chat, seqs[-1])
+        self.assertEqual([m.received["id"] for m in self.messages(self.alice)], ["m2"])
+
+    def test_capabilities(self):
+        """
+        The visitor's presence announces receipts and chat states by XEP-0115
+        caps, and service discovery on the JID (plain and with the caps node)
+        lists them, so clients ask for receipts.
+        """
+        chat = self.start()
+        presence = [e for e in self.alice.read() if e.name == "presence"][0]
+        caps = presence.c
+        self.assertEqual((caps.uri, caps["hash"]), ("http://jabber.org/protocol/caps", "sha-1"))
+        for node in [None, f"{caps['node']}#{caps['ver']}"]:
+            attribute = f" node='{node}'" if node else ""
+            self.alice.send(f"<iq type='get' id='d' to='{chat.visitorJid}'>"
+                            f"<query xmlns='http://jabber.org/protocol/disco#info'{attribute}/></iq>")
+            query = self.alice.readOne().query
+            self.assertEqual(query.getAttribute("node"), node)
+            features = {f["var"] for f in query.elements("http://jabber.org/protocol/disco#info", "feature")}
+            self.assertTrue({"urn:xmpp:receipts", "http://jabber.org/protocol/chatstates"} <= features)
+            self.assertEqual(capsVersion(disco.DiscoInfo.fromElement(query)), caps["ver"])
+        self.alice.send(f"<iq type='get' id='d' to='{chat.visitorJid}'>"
+                        f"<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/></iq>")
+        self.assertEqual(self.alice.readOne().error.firstChildElement().name, "item-not-found")
