@@ -48,6 +48,10 @@ AddSupporter = _command("AddSupporter", [
     (b"name", amp.Unicode()), (b"position", amp.Integer()), (b"group", amp.Unicode(optional=True)),
 ])
 DeleteSupporter = _command("DeleteSupporter", [(b"company", amp.Unicode()), (b"jid", amp.Unicode())])
+SetProfile = _command("SetProfile", [
+    (b"jid", amp.Unicode()), (b"displayName", amp.Unicode(optional=True)),
+    (b"enabled", amp.Boolean(optional=True)), (b"companyAdmin", amp.Boolean(optional=True)),
+])
 
 
 class AddUser(amp.Command):
@@ -138,6 +142,17 @@ class ControlProtocol(amp.AMP):
     @DeleteSupporter.responder
     def deleteSupporter(self, company, jid):
         return self.done(lambda: self.directory.removeSupporter(company, self.accounts.prepare(jid)), jid)
+
+    @SetProfile.responder
+    def setProfile(self, jid, **given):
+        """
+        What the web admin's user page changes: display name, enabled (a
+        disabled account's sessions end), company admin.
+        """
+        changes = {key: value for key, value in given.items() if value is not None}
+        if not changes:
+            raise ValueError("nothing to change: give --name, --enabled or --admin")
+        return self.done(lambda: self.directory.setProfile(self.accounts.prepare(jid), **changes), jid)
 
     @AddUser.responder
     def addUser(self, jid, password):

@@ -53,6 +53,17 @@ def parser():
     command(users, "passwd", control.SetPassword, "change an account's password", withPassword, jid, password)
     command(users, "del", control.DeleteUser, "delete an account and all its data",
             lambda a: {"jid": a.jid}, jid)
+    yesNo = {"choices": ("yes", "no")}
+    command(users, "set", control.SetProfile,
+            "change an account's profile (company admins manage their company on the web)",
+            lambda a: {key: value for key, value in [
+                ("jid", a.jid), ("displayName", a.name),
+                ("enabled", None if a.enabled is None else a.enabled == "yes"),
+                ("companyAdmin", None if a.admin is None else a.admin == "yes"),
+            ] if value is not None},
+            jid, (("--name",), {"help": "display name"}),
+            (("--enabled",), dict(yesNo, help="no: log in no more (ends the sessions)")),
+            (("--admin",), dict(yesNo, help="company admin in the web administration")))
     command(users, "list", control.ListUsers, "list accounts",
             lambda a: {"domain": a.domain} if a.domain else {},
             (("domain",), {"nargs": "?", "help": "only this domain"}))

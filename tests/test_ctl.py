@@ -69,6 +69,8 @@ class CommandLineTests(SynchronousTestCase):
         self.assertEqual(ctl.commandArguments(args), {"jid": "a@b", "password": "p"})
         args = ctl.parser().parse_args(["user", "list", "example.com"])
         self.assertEqual(ctl.commandArguments(args), {"domain": "example.com"})
+        args = ctl.parser().parse_args(["user", "set", "a@b", "--admin", "yes", "--enabled", "no"])
+        self.assertEqual(ctl.commandArguments(args), {"jid": "a@b", "companyAdmin": True, "enabled": False})
 
     def test_passwordFromStdin(self):
         """
@@ -130,6 +132,21 @@ class ControlChannelTests(SynchronousTestCase):
         self.assertTrue(failure.check(ValueError))
         self.assertIn("not a domain served here", str(failure.value))
 
+    def test_setProfile(self):
+        """
+        ctl makes a user company admin and disables an account, which ends
+        its sessions at once; a call that changes nothing is an error.
+        """
+        alice = self.server.login("alice@example.com")
+        self.call(control.SetProfile, jid="Alice@example.com", companyAdmin=True, displayName="Alice A.")
+        profile = self.server.core.directory.profile("alice@example.com")
+        self.assertEqual((profile.companyAdmin, profile.displayName, profile.enabled), (True, "Alice A.", True))
+        self.call(control.SetProfile, jid="alice@example.com", enabled=False)
+        self.assertEqual(alice.streamError(), "not-authorized")
+        self.assertTrue(self.server.core.directory.profile("alice@example.com").companyAdmin)
+        self.assertTrue(self.call(control.SetProfile, jid="alice@example.com").check(ValueError))
+        self.assertTrue(self.call(control.SetProfile, jid="nobody@example.com", enabled=True).check(control.DirectoryError))
+
     def test_deletePushesRemoval(self):
         """
         Deleting a user pushes its removal to contacts that are online.
@@ -168,3 +185,12 @@ class DirectoryCommandTests(SynchronousTestCase):
         self.assertEqual(groups, ["sales\texample-com\tSales\tshared\talice@example.com"])
         failure = self.failureResultOf(self.run_(control.AddMember, group="nope", jid="bob@example.com"))
         self.assertIn("no group", str(failure.value))
+
+    def test_setProfile(self):
+        """
+        Without a server, ctl writes the profile to the database, where the
+        next start finds it.
+        """
+        self.successResultOf(self.run_(control.SetProfile, jid="bob@example.com", companyAdmin=True))
+        _, directory = ctl.directServer(self.config)
+        self.assertTrue(directory.profile("bob@example.com").companyAdmin)
