@@ -34,6 +34,10 @@ AddCompany = _command("AddCompany", [
     (b"id", amp.Unicode()), (b"name", amp.Unicode()), (b"domains", amp.ListOf(amp.Unicode())),
 ])
 DeleteCompany = _command("DeleteCompany", [(b"id", amp.Unicode())])
+SetCompany = _command("SetCompany", [
+    (b"id", amp.Unicode()), (b"name", amp.Unicode(optional=True)),
+    (b"ownCompanyOnly", amp.Boolean(optional=True)),
+])
 ListCompanies = _command("ListCompanies", [], LINES)
 AddGroup = _command("AddGroup", [
     (b"id", amp.Unicode()), (b"company", amp.Unicode()), (b"name", amp.Unicode()),
@@ -100,10 +104,17 @@ class ControlProtocol(amp.AMP):
     def deleteCompany(self, id):
         return self.done(lambda: self.directory.removeCompany(id), id)
 
+    @SetCompany.responder
+    def setCompany(self, id, **given):
+        changes = {key: value for key, value in given.items() if value is not None}
+        if not changes:
+            raise ValueError("nothing to change: give --name or --own-company-only")
+        return self.done(lambda: self.directory.setCompany(id, **changes), id)
+
     @ListCompanies.responder
     def listCompanies(self):
         return {"lines": [
-            f"{c.id}\t{c.name}\t{','.join(c.domains)}"
+            f"{c.id}\t{c.name}\t{','.join(c.domains)}" + ("\town company only" if c.ownCompanyOnly else "")
             for c in sorted(self.directory.companies.values(), key=lambda c: c.id)
         ]}
 

@@ -48,12 +48,12 @@ def parser():
     password = (("-p", "--password"), {"help": "the password (default: ask, or read stdin)"})
     withPassword = lambda a: {"jid": a.jid, "password": a.password or readPassword()}  # noqa: E731
 
+    yesNo = {"choices": ("yes", "no")}
     users = areas.add_parser("user", help="manage user accounts").add_subparsers(dest="command", required=True)
     command(users, "add", control.AddUser, "create an account", withPassword, jid, password)
     command(users, "passwd", control.SetPassword, "change an account's password", withPassword, jid, password)
     command(users, "del", control.DeleteUser, "delete an account and all its data",
             lambda a: {"jid": a.jid}, jid)
-    yesNo = {"choices": ("yes", "no")}
     command(users, "set", control.SetProfile,
             "change an account's profile (company admins manage their company on the web)",
             lambda a: {key: value for key, value in [
@@ -76,6 +76,13 @@ def parser():
             (("--domain",), {"action": "append", "default": [], "help": "an XMPP domain served here (repeatable)"}))
     command(companies, "del", control.DeleteCompany, "delete a company, its groups and supporters",
             lambda a: {"id": a.id}, (("id",), {}))
+    command(companies, "set", control.SetCompany, "change a company's name or settings",
+            lambda a: {key: value for key, value in [
+                ("id", a.id), ("name", a.name),
+                ("ownCompanyOnly", None if a.own_company_only is None else a.own_company_only == "yes"),
+            ] if value is not None},
+            (("id",), {}), (("--name",), {"help": "display name"}),
+            (("--own-company-only",), dict(yesNo, help="yes: its users exchange nothing with other companies")))
     command(companies, "list", control.ListCompanies, "list companies", lambda a: {})
 
     groups = areas.add_parser("group", help="manage groups").add_subparsers(dest="command", required=True)

@@ -158,6 +158,18 @@ class Directory:
         self.companies[companyId] = company
         return company
 
+    @defer.inlineCallbacks
+    def setCompany(self, companyId, **changes):
+        """
+        Change a company's name or its C{ownCompanyOnly} setting.
+        """
+        company = replace(self.company(companyId), **changes)
+        if not company.name.strip():
+            raise DirectoryError("a company needs a name")
+        yield self.store.putCompany(company)
+        self.companies[companyId] = company
+        return company
+
     def company(self, companyId):
         company = self.companies.get(companyId)
         if company is None:

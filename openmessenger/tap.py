@@ -29,6 +29,7 @@ from openmessenger.features.admin import adminCommands
 from openmessenger.features.autoaway import AutoAwayHandler, AutoAwaySettingsCommand
 from openmessenger.features.blocking import BlockingHandler
 from openmessenger.features.carbons import CarbonsHandler
+from openmessenger.features.companyboundary import CompanyBoundary
 from openmessenger.features.commands import CommandsHandler
 from openmessenger.features.delivery import DeliveryHandler
 from openmessenger.features.disco import DiscoHandler
@@ -191,6 +192,7 @@ def assemble(store, config, clock, state=None):
     )
     blocking = BlockingHandler(store, sessions, state.blockLists)
     domain.addGuard(blocking)
+    domain.addGuard(CompanyBoundary(directory, router.route))
     for handler in [
         RosterHandler(rosters),
         PresenceHandler(rosters, sessions, accounts, store, availability, clock),

@@ -69,6 +69,8 @@ class CommandLineTests(SynchronousTestCase):
         self.assertEqual(ctl.commandArguments(args), {"jid": "a@b", "password": "p"})
         args = ctl.parser().parse_args(["user", "list", "example.com"])
         self.assertEqual(ctl.commandArguments(args), {"domain": "example.com"})
+        args = ctl.parser().parse_args(["company", "set", "acme", "--own-company-only", "no"])
+        self.assertEqual(ctl.commandArguments(args), {"id": "acme", "ownCompanyOnly": False})
         args = ctl.parser().parse_args(["user", "set", "a@b", "--admin", "yes", "--enabled", "no"])
         self.assertEqual(ctl.commandArguments(args), {"jid": "a@b", "companyAdmin": True, "enabled": False})
 
@@ -185,6 +187,17 @@ class DirectoryCommandTests(SynchronousTestCase):
         self.assertEqual(groups, ["sales\texample-com\tSales\tshared\talice@example.com"])
         failure = self.failureResultOf(self.run_(control.AddMember, group="nope", jid="bob@example.com"))
         self.assertIn("no group", str(failure.value))
+
+    def test_setCompany(self):
+        """
+        ctl renames a company and keeps its users to themselves; the list
+        shows it.
+        """
+        self.successResultOf(self.run_(control.SetCompany, id="example-com", name="Example", ownCompanyOnly=True))
+        listed = self.successResultOf(self.run_(control.ListCompanies))["lines"]
+        self.assertEqual(listed, ["example-com\tExample\texample.com\town company only"])
+        self.failureResultOf(self.run_(control.SetCompany, id="example-com"), ValueError)
+        self.failureResultOf(self.run_(control.SetCompany, id="nope", ownCompanyOnly=False), control.DirectoryError)
 
     def test_setProfile(self):
         """

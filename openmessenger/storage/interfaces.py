@@ -236,13 +236,16 @@ class IBlockStore(Interface):
 @dataclass(frozen=True)
 class Company:
     """
-    A company using the server: its public ID, name and XMPP domains.
+    A company using the server: its public ID, name and XMPP domains;
+    C{ownCompanyOnly} keeps its users from exchanging stanzas with users of
+    other companies on this server.
     """
 
     id: str
     name: str
     domains: Tuple[str, ...] = ()
     approved: bool = True
+    ownCompanyOnly: bool = False
 
 
 @dataclass(frozen=True)

@@ -121,3 +121,6 @@ CREATE TABLE visitor_message (
     stamp REAL NOT NULL,
     PRIMARY KEY (chat, seq)
 );
+
+-- version 6
+ALTER TABLE company ADD COLUMN own_company_only INTEGER NOT NULL DEFAULT 0;

@@ -44,7 +44,7 @@ from openmessenger.storage.interfaces import (
     TranscriptLine,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _prepareConnection(connection):
@@ -501,8 +501,10 @@ class SQLiteStore:
             for domain, company in cursor.execute("SELECT domain, company FROM company_domain ORDER BY domain"):
                 domains.setdefault(company, []).append(domain)
             companies = tuple(
-                Company(id, name, tuple(domains.get(id, ())), bool(approved))
-                for id, name, approved in cursor.execute("SELECT id, name, approved FROM company ORDER BY id")
+                Company(id, name, tuple(domains.get(id, ())), bool(approved), bool(ownOnly))
+                for id, name, approved, ownOnly in cursor.execute(
+                    "SELECT id, name, approved, own_company_only FROM company ORDER BY id"
+                )
             )
             members = {}
             for grp, jid in cursor.execute("SELECT grp, jid FROM group_member ORDER BY jid"):
@@ -532,9 +534,10 @@ class SQLiteStore:
     def putCompany(self, company):
         def put(cursor):
             cursor.execute(
-                "INSERT INTO company (id, name, approved) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, approved = excluded.approved",
-                (company.id, company.name, int(company.approved)),
+                "INSERT INTO company (id, name, approved, own_company_only) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, approved = excluded.approved, "
+                "own_company_only = excluded.own_company_only",
+                (company.id, company.name, int(company.approved), int(company.ownCompanyOnly)),
             )
             cursor.execute("DELETE FROM company_domain WHERE company = ?", (company.id,))
             cursor.executemany(

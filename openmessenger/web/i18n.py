@@ -24,6 +24,10 @@ GERMAN = {
     "Enabled": "Aktiv",
     "Disabled": "Deaktiviert",
     "Company admin": "Firmenadministrator",
+    "Company ID": "OpenMessenger-ID der Firma",
+    "Domains": "Domains",
+    "Own company only: users exchange no messages or presence with other companies on this server":
+        "Nur eigene Firma: Benutzer tauschen mit anderen Firmen auf diesem Server keine Nachrichten und keinen Status aus",
     "Create user": "Benutzer anlegen",
     "User name": "Benutzername",
     "Save": "Speichern",

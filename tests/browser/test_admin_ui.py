@@ -450,6 +450,7 @@ PAGES = [
     ("groups", "/admin/groups", ["Gruppenverwaltung", "Gruppe anlegen", "Gemeinsame Kontaktliste"]),
     ("group", f"/admin/groups/{GROUP[0]}", ["Mitglieder", "Mitglied hinzufügen", "Supportmitarbeiter"]),
     ("download", "/admin/download", ["Client verbinden", "Zertifikat-Fingerabdruck"]),
+    ("company", "/admin/company", ["Firma", "OpenMessenger-ID der Firma", "Nur eigene Firma"]),
 ]
 
 #: The page's own words: headings, labels, buttons, table heads, links.

@@ -305,7 +305,7 @@ class DirectoryStorageTestsMixin:
         Companies, groups, supporters and profiles come back as stored.
         """
         self.setUpDirectory()
-        acme = Company("acme", "ACME Inc.", ("example.com",))
+        acme = Company("acme", "ACME Inc.", ("example.com",), ownCompanyOnly=True)
         sales = Group("sales", "acme", "Sales", True, ("alice@example.com", "bob@example.com"))
         alice = Supporter("acme", "alice@example.com", "alice", "Alice", 1, "sales")
         profile = Profile("bob@example.com", "Bob B.", False, True)

@@ -302,3 +302,27 @@ class AdminPagesTests(SynchronousTestCase):
         self.assertIn("Benutzerverwaltung", html)
         self.assertIn('lang="de"', html)
         self.assertIn("Users", self.get("/users?lang=en")[1])
+
+    def test_companySettings(self):
+        """
+        A company admin renames the company and keeps its users to
+        themselves; another company's admin cannot reach either, and the
+        name is shown escaped.
+        """
+        self.login("boss@example.com")
+        html = self.get("/company")[1]
+        self.assertIn("ACME", html)
+        response, html = self.post("/company", {"name": "<script>ACME</script>", "own": "on"})
+        self.assertEqual(response.code, 200)
+        self.assertIn("&lt;script&gt;ACME&lt;/script&gt;", html)
+        company = self.directory.companies["acme"]
+        self.assertEqual((company.name, company.ownCompanyOnly), ("<script>ACME</script>", True))
+        self.assertEqual(self.post("/company", {"name": " "})[0].code, 400)
+        self.assertEqual(self.post("/company", {"name": "ACME"}, token=False)[0].code, 403)
+        self.assertTrue(self.directory.companies["acme"].ownCompanyOnly)
+        self.login("mallory@example.org")
+        self.post("/company?company=acme", {"name": "pwned"})
+        self.assertEqual(self.directory.companies["acme"].name, "<script>ACME</script>")
+        self.assertEqual(self.directory.companies["evil"].name, "pwned")
+        self.login("alice@example.com")
+        self.assertEqual(self.get("/company")[0].code, 403)

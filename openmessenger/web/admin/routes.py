@@ -247,6 +247,29 @@ class AdminRoutes:
     def home(self, request, session):
         return redirect(request, "/admin/users" if self.isCompanyAdmin(session.user) else "/admin/download")
 
+    # The company's own settings
+
+    @app.route("/company", methods=["GET"])
+    @guarded
+    def company(self, request, session, message=None):
+        company = self.managedCompany(request, session)
+        return self.page(request, "company.html", session, company=company, message=message,
+                         query=self.companyQuery(session, company))
+
+    @app.route("/company", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def updateCompany(self, request, session):
+        company = self.managedCompany(request, session)
+        values = form(request)
+        try:
+            yield self.directory.setCompany(company.id, name=values.get("name", "")[:200],
+                                            ownCompanyOnly=values.get("own") == "on")
+        except DirectoryError as e:
+            request.setResponseCode(400)
+            return self.company(request, message=str(e))
+        return self.company(request, message="Saved.")
+
     # Users
 
     def companyUser(self, company, jid):

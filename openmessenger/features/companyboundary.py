@@ -1,0 +1,52 @@
+# -*- test-case-name: tests.features.test_companyboundary -*-
+"""
+The company boundary: a company may keep its users to themselves.
+
+Between companies on one server, XMPP works as between federated domains.
+A company with C{ownCompanyOnly} set exchanges nothing with users of other
+companies here, either way: messages and iq requests are answered
+C{service-unavailable} (as for an address that does not exist), presence of
+any kind is dropped.  The server, its components (visitor chat) and
+addresses outside any company are not affected.
+"""
+
+from openmessenger.xmpp import stanzas
+
+
+class CompanyBoundary:
+    """
+    A guard for the local domain (see L{LocalDomain.addGuard}).
+    """
+
+    def __init__(self, directory, send):
+        self.directory = directory
+        self.send = send
+        #: The error being sent back across the boundary, which must pass.
+        self.bouncing = None
+
+    def inbound(self, stanza):
+        if stanza is self.bouncing:
+            return False
+        sender = self.companyOf(stanza.getAttribute("from", ""))
+        recipient = self.companyOf(stanza.getAttribute("to", ""))
+        if sender is None or recipient is None or sender.id == recipient.id:
+            return False
+        if not (sender.ownCompanyOnly or recipient.ownCompanyOnly):
+            return False
+        if stanza.name == "message" or (stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set")):
+            self.bouncing = stanzas.errorReply(stanza, "service-unavailable")
+            try:
+                if self.bouncing is not None:
+                    self.send(self.bouncing)  # delivered at once: routing is synchronous
+            finally:
+                self.bouncing = None
+        return True
+
+    def outbound(self, stanza):
+        # Whatever crosses the boundary arrives at the local domain, where
+        # inbound() sees it.
+        return False
+
+    def companyOf(self, address):
+        user = stanzas.bare(address)
+        return self.directory.companyOf(user) if "@" in user else None
