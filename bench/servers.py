@@ -9,7 +9,6 @@ folder.  nginx (for bench/status.py only) serves one static file, as the
 practical limit of an HTTP server on this machine.
 """
 
-import base64
 import hashlib
 import hmac
 import os
