@@ -6,6 +6,7 @@ built and wired together.
 
 import os
 import signal
+import socket
 import sys
 from urllib.parse import urlparse
 from dataclasses import dataclass
@@ -393,10 +394,17 @@ class ServerService(service.MultiService):
     @ivar core: the L{XMPPServer}.
     """
 
-    def __init__(self, core):
+    def __init__(self, core, environ=os.environ):
         service.MultiService.__init__(self)
         self.core = core
         self.ports = {}
+        self.environ = environ
+
+    def startService(self):
+        service.MultiService.startService(self)
+        listening = defer.gatherResults(list(self.ports.values()), consumeErrors=True)
+        listening.addCallback(lambda _: notifyReady(self.environ.get("NOTIFY_SOCKET")))
+        listening.addErrback(lambda failure: None)  # start-up failed loudly already
 
     def listen(self, reactor, name, description, factory, where):
         try:
@@ -413,6 +421,20 @@ class ServerService(service.MultiService):
         # stops start-up with an error instead of a log line.
         listener._raiseSynchronously = True
         listener.setServiceParent(self)
+
+
+def notifyReady(address):
+    """
+    Tell a supervisor that listens on C{address} (systemd's
+    C{NOTIFY_SOCKET}, for C{Type=notify}) that every listener is up, so
+    whatever depends on the server starts only then.
+    """
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # Linux abstract namespace
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.sendto(b"READY=1", address)
 
 
 class _RecordingEndpoint:

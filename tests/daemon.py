@@ -6,8 +6,10 @@ Used by the end-to-end tests that need the real process (restart, kill -9,
 packaging) and by the real-client tests.
 """
 
+import contextlib
 import os
 import random
+import select
 import signal
 import socket
 import subprocess
@@ -90,30 +92,58 @@ class Daemon:
         assert result.returncode == 0, result.stderr
 
     def start(self):
-        self.process = subprocess.Popen(
-            [
-                os.path.join(BIN, "twistd"), "--nodaemon", "--pidfile=",
-                f"--logfile={self.logFile}", "openmessenger", "--config", self.config,
-                *(["--verbose"] if self.verbose else []),
-            ],
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + START_DEADLINE
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the daemon exited with {self.process.returncode}: "
-                    f"{self.process.stderr.read().decode()}\n{self.log()}"
-                )
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
+        """
+        Start the process and wait until it says it listens: the C{READY=1}
+        it sends to C{NOTIFY_SOCKET} as under systemd, or its exit.
+        """
+        notifyPath = os.path.join(self.directory, "notify.sock")
+        if os.path.exists(notifyPath):
+            os.unlink(notifyPath)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+            notify.bind(notifyPath)
+            self.process = subprocess.Popen(
+                [
+                    os.path.join(BIN, "twistd"), "--nodaemon", "--pidfile=",
+                    f"--logfile={self.logFile}", "openmessenger", "--config", self.config,
+                    *(["--verbose"] if self.verbose else []),
+                ],
+                cwd=self.directory,
+                env=dict(os.environ, NOTIFY_SOCKET=notifyPath),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            printed = b""
+            deadline = time.monotonic() + START_DEADLINE
+            while (left := deadline - time.monotonic()) > 0:
+                readable, _, _ = select.select([notify, self.process.stdout], [], [], left)
+                if notify in readable and notify.recv(100) == b"READY=1":
+                    return self
+                if self.process.stdout in readable:
+                    output = os.read(self.process.stdout.fileno(), 65536)
+                    if not output:  # the pipe closed: the process is gone
+                        self.process.wait()
+                        self.process.stdout.close()
+                        raise RuntimeError(
+                            f"the daemon exited with {self.process.returncode}: "
+                            f"{printed.decode(errors='replace')}\n{self.log()}"
+                        )
+                    printed += output
         self.stop()
         raise RuntimeError(f"the daemon did not listen within {START_DEADLINE}s")
+
+    @contextlib.contextmanager
+    def running(self, logLines=100):
+        """
+        Start, and stop afterwards printing the log's last C{logLines}
+        lines, which pytest shows for a failed test.
+        """
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+            print(f"--- daemon log ({self.logFile}), last {logLines} lines ---")
+            print("\n".join(self.log().splitlines()[-logLines:]))
 
     def log(self):
         try:
@@ -134,4 +164,4 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stderr.close()
+        self.process.stdout.close()

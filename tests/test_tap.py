@@ -4,9 +4,11 @@ service tree, without running a reactor.
 """
 
 import os
+import socket
 import tempfile
 
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import defer, protocol
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -95,3 +97,33 @@ class MakeServiceTests(SynchronousTestCase):
         options.parseOptions(["--config", configFile("[tls]\ncertificate = /nonexistent.pem\nprivate_key = /nonexistent.key\n")])
         error = self.assertRaises(usage.UsageError, tap.makeService, options)
         self.assertIn("/nonexistent.pem", str(error))
+
+
+class ReadinessTests(SynchronousTestCase):
+    def test_notifyOnceListening(self):
+        """
+        With C{NOTIFY_SOCKET} set (systemd C{Type=notify}), the server sends
+        C{READY=1} once every listener listens, not before.
+        """
+        path = os.path.join(tempfile.mkdtemp(prefix="om-notify-"), "notify")
+        supervisor = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(supervisor.close)
+        supervisor.bind(path)
+        supervisor.setblocking(False)
+        top = tap.ServerService(None, environ={"NOTIFY_SOCKET": path})
+        ports = [defer.Deferred(), defer.Deferred()]
+        for name, listening in zip(["c2s", "http"], ports):
+            top.addListener(name, SlowEndpoint(listening), protocol.Factory())
+        top.startService()
+        ports[0].callback(object())
+        self.assertRaises(BlockingIOError, supervisor.recv, 100)
+        ports[1].callback(object())
+        self.assertEqual(supervisor.recv(100), b"READY=1")
+
+
+class SlowEndpoint:
+    def __init__(self, listening):
+        self.listening = listening
+
+    def listen(self, factory):
+        return self.listening

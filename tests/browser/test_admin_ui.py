@@ -13,7 +13,6 @@ Every wait is for a condition with a deadline, never a fixed sleep.
 import base64
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from urllib.parse import quote, urlencode, urlsplit
@@ -89,14 +88,6 @@ def tools():
     The browser is there, checked before anything starts.
     """
     requireBrowser()
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 class Browser:
@@ -299,14 +290,8 @@ def daemon(tmp_path_factory):
     directory = tmp_path_factory.mktemp("server")
     server = Daemon(directory, admins=OPERATOR[0])
     server.addUser(*OPERATOR)
-    server.start()
-    try:
-        waitFor(lambda: listening(server.httpPort), "the web port", timeout=DEADLINE)
-        yield server
-    finally:
-        server.stop()
-        print(f"--- daemon log ({server.logFile}), last 100 lines ---")
-        print("\n".join(server.log().splitlines()[-100:]))
+    with server.running() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

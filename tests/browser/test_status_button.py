@@ -36,7 +36,6 @@ from openmessenger.web.status import loadAnswers
 from tests.browser.test_admin_ui import (
     CHROMIUM_FLAGS,
     DEADLINE,
-    listening,
     requireBrowser,
 )
 from tests.clients import Contact, screenshotDirectory, waitFor
@@ -319,14 +318,8 @@ def daemon(tmp_path):
     assert COMPANY in companies.stdout.split(), companies.stdout
     result = server.ctl("supporter", "add", COMPANY, ALICE[0], "--name", "Alice")
     assert result.returncode == 0, result.stderr
-    server.start()
-    try:
-        waitFor(lambda: listening(server.httpPort), "the web port", timeout=DEADLINE)
-        yield server
-    finally:
-        server.stop()
-        print(f"--- daemon log ({server.logFile}), last 60 lines ---")
-        print("\n".join(server.log().splitlines()[-60:]))
+    with server.running(60) as running:
+        yield running
 
 
 @pytest.fixture

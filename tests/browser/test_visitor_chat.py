@@ -33,7 +33,6 @@ from tests.browser.test_admin_ui import (
     DEADLINE,
     PHONE,
     Browser,
-    listening,
     requireBrowser,
 )
 from tests.clients import Contact, waitFor
@@ -281,14 +280,8 @@ def daemon(tmp_path_factory):
     server.addUser(*ALICE)
     result = server.ctl("supporter", "add", COMPANY, ALICE[0], "--name", SUPPORTER_NAME)
     assert result.returncode == 0, result.stderr
-    server.start()
-    try:
-        waitFor(lambda: listening(server.httpPort), "the web port", timeout=DEADLINE)
-        yield server
-    finally:
-        server.stop()
-        print(f"--- daemon log ({server.logFile}), last 100 lines ---")
-        print("\n".join(server.log().splitlines()[-100:]))
+    with server.running() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,11 @@ screenshots.
 import ast
 import asyncio
 import base64
+import ctypes
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import ssl
@@ -31,8 +33,10 @@ import pytest
 #: How long any one thing a client does may take, in seconds.
 DEADLINE = 60
 
-#: How often a condition is checked while waiting for it, in seconds.
-POLL = 0.1
+#: The longest a waiting test goes without checking its condition again, in
+#: seconds, when nothing it watches changes (what a window shows on the X
+#: server has no event it could wait for).
+RECHECK = 1.0
 
 STREAMS = "http://etherx.jabber.org/streams"
 CLIENT = "jabber:client"
@@ -56,10 +60,54 @@ def requireTools(*names):
     pytest.skip(reason)
 
 
+class Changes:
+    """
+    What a waiting test wakes up for: a file written in a watched directory
+    (the daemon's traffic log, via inotify) or a L{poke} from a helper
+    thread (the visitor's events, the scripted contact's messages).
+    """
+
+    IN_MODIFY, IN_CREATE, IN_MOVED_TO = 0x2, 0x100, 0x80
+
+    def __init__(self):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.inotify = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.inotify < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.wakeRead, self.wakeWrite = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def watch(self, directory):
+        mask = self.IN_MODIFY | self.IN_CREATE | self.IN_MOVED_TO
+        if self.libc.inotify_add_watch(self.inotify, os.fsencode(directory), mask) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch {directory}")
+
+    def poke(self):
+        try:
+            os.write(self.wakeWrite, b"!")
+        except BlockingIOError:
+            pass  # a wake-up is pending already
+
+    def wait(self, timeout):
+        """
+        Return when something changed, or after C{timeout} seconds.
+        """
+        readable, _, _ = select.select([self.inotify, self.wakeRead], [], [], timeout)
+        for fd in readable:
+            try:
+                while os.read(fd, 65536):
+                    pass
+            except BlockingIOError:
+                pass
+
+
+CHANGES = Changes()
+
+
 def waitFor(condition, what, timeout=DEADLINE, diagnose=None):
     """
-    Call C{condition} every L{POLL} seconds until it returns something true,
-    and return that.
+    Check C{condition} whenever something changes (L{CHANGES}), at least
+    every L{RECHECK} seconds, until it returns something true, and return
+    that.
 
     @param what: what is awaited, for the failure message.
     @param diagnose: a callable giving more text for the failure message.
@@ -70,10 +118,11 @@ def waitFor(condition, what, timeout=DEADLINE, diagnose=None):
         result = condition()
         if result:
             return result
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             detail = f"\n{diagnose()}" if diagnose is not None else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
-        time.sleep(POLL)
+        CHANGES.wait(min(left, RECHECK))
 
 
 def uniqueText(prefix):
@@ -357,6 +406,7 @@ class Contact:
     def _message(self, message):
         if message["type"] in ("chat", "normal") and message["body"]:
             self.messages.append((str(message["from"]), message["body"]))
+            CHANGES.poke()
 
     def call(self, function, *args):
         """
@@ -533,6 +583,7 @@ class WebVisitor:
                 after = event["seq"]
             if answer["ended"]:
                 self.ended.set()
+            CHANGES.poke()
 
     def act(self, action, body):
         status, answer = self.post(f"/chat/api/{self.token}/{action}", body)

@@ -5,7 +5,7 @@ the scripted contact C{bob} in alice's roster.
 
 import pytest
 
-from tests.clients import Contact
+from tests.clients import CHANGES, Contact
 from tests.daemon import Daemon
 
 ALICE = ("alice@localhost", "alice-secret")
@@ -23,12 +23,9 @@ def daemon(tmp_path):
     server = Daemon(directory, verbose=True)
     server.addUser(*ALICE)
     server.addUser(*BOB)
-    server.start()
-    yield server
-    server.stop()
-    # pytest shows this only for a failed test.
-    print(f"--- daemon log ({server.logFile}), last 200 lines ---")
-    print("\n".join(server.log().splitlines()[-200:]))
+    with server.running(200) as running:
+        CHANGES.watch(directory)  # its traffic log: what most waits are for
+        yield running
 
 
 @pytest.fixture
