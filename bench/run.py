@@ -421,6 +421,40 @@ def best(runs):
     return result
 
 
+#: The Debian package of each program a benchmark needs.
+PACKAGES = {"taskset": "util-linux", "wrk": "wrk"}
+
+
+def prepareMachine(args, programs=("taskset",)):
+    """
+    Check the programs and the two CPUs, pin this process (the load) to
+    C{--load-cpu}, and let SIGTERM and SIGHUP end the run like Ctrl-C does,
+    through the finally blocks that stop the servers.
+    """
+    for program in programs:
+        if shutil.which(program) is None:
+            raise SystemExit(f"{program} is needed (apt-get install {PACKAGES[program]})")
+    cpus = os.sched_getaffinity(0)
+    if args.server_cpu not in cpus or args.load_cpu not in cpus or args.server_cpu == args.load_cpu:
+        raise SystemExit(f"--server-cpu and --load-cpu must be two different CPUs of {sorted(cpus)}")
+    os.sched_setaffinity(0, {args.load_cpu})
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+
+
+def raiseFileLimit():
+    """
+    Raise the soft limit of open files to the hard one; return that.
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def machine():
     model = "?"
     try:
@@ -440,24 +474,10 @@ def main(argv=None):
     args = parseArguments(argv)
     log = lambda text: print(text, flush=True)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    hard = raiseFileLimit()
     if args.sessions + 100 > hard:
         raise SystemExit(f"{args.sessions} sessions need more than the file descriptor limit {hard}")
-    cpus = os.sched_getaffinity(0)
-    if args.server_cpu not in cpus or args.load_cpu not in cpus or args.server_cpu == args.load_cpu:
-        raise SystemExit(f"--server-cpu and --load-cpu must be two different CPUs of {sorted(cpus)}")
-    if shutil.which("taskset") is None:
-        raise SystemExit("taskset (util-linux) is needed")
-    os.sched_setaffinity(0, {args.load_cpu})
-
-    # SIGTERM and SIGHUP end the run like Ctrl-C does, through the finally
-    # blocks that stop the servers.
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
+    prepareMachine(args)
 
     when = datetime.datetime.now(datetime.timezone.utc)
     log(f"XMPP benchmark {when:%Y-%m-%d %H:%M} UTC on {machine()}")

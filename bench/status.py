@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 
 import servers  # noqa: E402
 from load import Load  # noqa: E402
-from run import Profiler, machine, waitQuiet  # noqa: E402
+from run import Profiler, machine, prepareMachine, waitQuiet  # noqa: E402
 
 WEBPRESENCE = "/usr/lib/prosody/modules/mod_webpresence"
 
@@ -396,19 +396,7 @@ def table(results, names):
 def main(argv=None):
     args = parseArguments(argv)
     log = lambda text: print(text, flush=True)
-    for program in ("wrk", "taskset"):
-        if shutil.which(program) is None:
-            raise SystemExit(f"{program} is needed (apt-get install {'wrk' if program == 'wrk' else 'util-linux'})")
-    cpus = os.sched_getaffinity(0)
-    if args.server_cpu not in cpus or args.load_cpu not in cpus or args.server_cpu == args.load_cpu:
-        raise SystemExit(f"--server-cpu and --load-cpu must be two different CPUs of {sorted(cpus)}")
-    os.sched_setaffinity(0, {args.load_cpu})
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
+    prepareMachine(args, ("wrk", "taskset"))
 
     when = datetime.datetime.now(datetime.timezone.utc)
     log(f"Status button benchmark {when:%Y-%m-%d %H:%M} UTC on {machine()}")

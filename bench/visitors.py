@@ -22,7 +22,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ sys.path.insert(0, HERE)
 
 import servers  # noqa: E402
 from load import Load, Session, percentile  # noqa: E402
-from run import Profiler, machine, settle, waitQuiet  # noqa: E402
+from run import Profiler, machine, prepareMachine, raiseFileLimit, settle, waitQuiet  # noqa: E402
 
 VISITORS_DOMAIN = f"visitors.{servers.DOMAIN}"
 #: The server allows this many chats per visitor address in its window
@@ -1039,23 +1038,11 @@ def main(argv=None):
     args = parseArguments(argv)
     log = lambda text: print(text, flush=True)
 
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    hard = raiseFileLimit()
     if 2 * args.chats + args.supporters + 100 > hard:
         raise SystemExit(f"{args.chats} chats need two connections each; the file descriptor "
                          f"limit is {hard}")
-    cpus = os.sched_getaffinity(0)
-    if args.server_cpu not in cpus or args.load_cpu not in cpus or args.server_cpu == args.load_cpu:
-        raise SystemExit(f"--server-cpu and --load-cpu must be two different CPUs of {sorted(cpus)}")
-    if shutil.which("taskset") is None:
-        raise SystemExit("taskset (util-linux) is needed")
-    os.sched_setaffinity(0, {args.load_cpu})
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
+    prepareMachine(args)
 
     when = datetime.datetime.now(datetime.timezone.utc)
     log(f"Visitor chat benchmark {when:%Y-%m-%d %H:%M} UTC on {machine()}")
