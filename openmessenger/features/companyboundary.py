@@ -27,8 +27,12 @@ class CompanyBoundary:
     def inbound(self, stanza):
         if stanza is self.bouncing:
             return False
-        sender = self.companyOf(stanza.getAttribute("from", ""))
-        recipient = self.companyOf(stanza.getAttribute("to", ""))
+        senderDomain = userDomain(stanza.getAttribute("from", ""))
+        recipientDomain = userDomain(stanza.getAttribute("to", ""))
+        if senderDomain is None or recipientDomain is None or senderDomain == recipientDomain:
+            return False  # the common case, decided without looking companies up
+        sender = self.directory.companyOfDomain(senderDomain)
+        recipient = self.directory.companyOfDomain(recipientDomain)
         if sender is None or recipient is None or sender.id == recipient.id:
             return False
         if not (sender.ownCompanyOnly or recipient.ownCompanyOnly):
@@ -47,6 +51,11 @@ class CompanyBoundary:
         # inbound() sees it.
         return False
 
-    def companyOf(self, address):
-        user = stanzas.bare(address)
-        return self.directory.companyOf(user) if "@" in user else None
+
+def userDomain(address):
+    """
+    The domain of a user's address; C{None} for the server's and
+    components' own addresses.
+    """
+    user, at, domain = stanzas.bare(address).rpartition("@")
+    return domain if at else None
