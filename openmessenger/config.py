@@ -45,6 +45,19 @@ def _boolean(value: str) -> bool:
         raise ValueError("must be true or false") from None
 
 
+def _optionalDomain(value: str) -> str:
+    return jids.prepDomain(value.strip()) if value.strip() else ""
+
+
+def _choice(*choices):
+    def parse(value: str) -> str:
+        if value.strip() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value.strip()
+
+    return parse
+
+
 def _domains(value: str) -> Tuple[str, ...]:
     domains = tuple(jids.prepDomain(part) for part in _list(value))
     if not domains:
@@ -110,6 +123,14 @@ class RegistrationSection:
 
 
 @dataclass(frozen=True)
+class CompaniesSection:
+    base_domain: str = option("", _optionalDomain)
+    registration: str = option("off", _choice("off", "approval", "open"))
+    max_per_ip: int = option("3", _integer)
+    window: int = option("86400", _integer)
+
+
+@dataclass(frozen=True)
 class VCardSection:
     max_size: int = option("65536", _integer)
 
@@ -167,6 +188,7 @@ class Config:
     offline: OfflineSection
     autoaway: AutoAwaySection
     registration: RegistrationSection
+    companies: CompaniesSection
     vcard: VCardSection
     stream_management: StreamManagementSection
     visitorchat: VisitorChatSection
@@ -196,6 +218,7 @@ _SECTION_CLASSES = {
     "offline": OfflineSection,
     "autoaway": AutoAwaySection,
     "registration": RegistrationSection,
+    "companies": CompaniesSection,
     "vcard": VCardSection,
     "stream_management": StreamManagementSection,
     "visitorchat": VisitorChatSection,
@@ -221,6 +244,12 @@ def parseConfig(text: str, base: str = ".") -> Config:
             raise ConfigError(f"[{name}]: unknown section")
     for name, cls in _SECTION_CLASSES.items():
         sections[name] = _parseSection(parser, name, cls, base)
+    companies = sections["companies"]
+    if companies.registration != "off" and not companies.base_domain:
+        raise ConfigError(
+            f"[companies] registration = {companies.registration}: needs base_domain "
+            "(registered companies get <id>.<base_domain>)"
+        )
     return Config(base=base, **sections)
 
 

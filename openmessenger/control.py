@@ -34,9 +34,11 @@ AddCompany = _command("AddCompany", [
     (b"id", amp.Unicode()), (b"name", amp.Unicode()), (b"domains", amp.ListOf(amp.Unicode())),
 ])
 DeleteCompany = _command("DeleteCompany", [(b"id", amp.Unicode())])
+ApproveCompany = _command("ApproveCompany", [(b"id", amp.Unicode())])
 SetCompany = _command("SetCompany", [
     (b"id", amp.Unicode()), (b"name", amp.Unicode(optional=True)),
-    (b"ownCompanyOnly", amp.Boolean(optional=True)),
+    (b"ownCompanyOnly", amp.Boolean(optional=True)), (b"iconSet", amp.Unicode(optional=True)),
+    (b"retentionDays", amp.Unicode(optional=True)), (b"autoAway", amp.Unicode(optional=True)),
 ])
 ListCompanies = _command("ListCompanies", [], LINES)
 AddGroup = _command("AddGroup", [
@@ -82,6 +84,26 @@ class ListUsers(amp.Command):
     errors = ERRORS
 
 
+def serverDefaultOr(text, parse):
+    """
+    C{None} for "default" (the server's setting), else C{parse(text)}.
+    """
+    if text == "default":
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        raise ValueError(f"{text!r}: give a number, or default") from None
+
+
+def minutePair(text):
+    """
+    "5,30": away after 5 and extended away after 30 minutes, in seconds.
+    """
+    away, xa = (int(part) * 60 for part in text.split(","))
+    return away, xa
+
+
 class ControlProtocol(amp.AMP):
     """
     The server side: each command calls the L{AccountManager} or the
@@ -104,17 +126,28 @@ class ControlProtocol(amp.AMP):
     def deleteCompany(self, id):
         return self.done(lambda: self.directory.removeCompany(id), id)
 
+    @ApproveCompany.responder
+    def approveCompany(self, id):
+        return self.done(lambda: self.directory.approveCompany(id), id)
+
     @SetCompany.responder
-    def setCompany(self, id, **given):
+    def setCompany(self, id, retentionDays=None, autoAway=None, **given):
         changes = {key: value for key, value in given.items() if value is not None}
+        if retentionDays is not None:
+            changes["retentionDays"] = serverDefaultOr(retentionDays, lambda text: int(text))
+        if autoAway is not None:
+            away, xa = serverDefaultOr(autoAway, minutePair) or (None, None)
+            changes.update(awayAfter=away, xaAfter=xa)
         if not changes:
-            raise ValueError("nothing to change: give --name or --own-company-only")
+            raise ValueError("nothing to change: give an option (see --help)")
         return self.done(lambda: self.directory.setCompany(id, **changes), id)
 
     @ListCompanies.responder
     def listCompanies(self):
         return {"lines": [
-            f"{c.id}\t{c.name}\t{','.join(c.domains)}" + ("\town company only" if c.ownCompanyOnly else "")
+            "\t".join([c.id, c.name, ",".join(c.domains)]
+                      + (["awaiting approval"] if not c.approved else [])
+                      + (["own company only"] if c.ownCompanyOnly else []))
             for c in sorted(self.directory.companies.values(), key=lambda c: c.id)
         ]}
 

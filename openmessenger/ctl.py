@@ -23,6 +23,7 @@ from openmessenger.directory import Directory, DirectoryError, ensureDefaultComp
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool
 from openmessenger.xmpp.accounts import AccountManager
+from openmessenger.xmpp.domains import ServedDomains
 from openmessenger.xmpp.rosters import RosterManager
 from openmessenger.xmpp.sessions import SessionRegistry
 
@@ -73,16 +74,27 @@ def parser():
             lambda a: {"id": a.id, "name": a.name or a.id, "domains": a.domain},
             (("id",), {"help": "public ID: 2-32 of a-z, 0-9, -"}),
             (("--name",), {"help": "display name"}),
-            (("--domain",), {"action": "append", "default": [], "help": "an XMPP domain served here (repeatable)"}))
+            (("--domain",), {"action": "append", "default": [],
+                             "help": "a domain of [server] domain (repeatable); "
+                                     "default: <id>.<[companies] base_domain>"}))
+    command(companies, "approve", control.ApproveCompany, "approve a registered company (its users may log in)",
+            lambda a: {"id": a.id}, (("id",), {}))
     command(companies, "del", control.DeleteCompany, "delete a company, its groups and supporters",
             lambda a: {"id": a.id}, (("id",), {}))
     command(companies, "set", control.SetCompany, "change a company's name or settings",
             lambda a: {key: value for key, value in [
                 ("id", a.id), ("name", a.name),
                 ("ownCompanyOnly", None if a.own_company_only is None else a.own_company_only == "yes"),
+                ("iconSet", a.icon_set), ("retentionDays", a.retention_days), ("autoAway", a.auto_away),
             ] if value is not None},
             (("id",), {}), (("--name",), {"help": "display name"}),
-            (("--own-company-only",), dict(yesNo, help="yes: its users exchange nothing with other companies")))
+            (("--own-company-only",), dict(yesNo, help="yes: its users exchange nothing with other companies")),
+            (("--icon-set",), {"help": "the icon set the embed-code generator offers first"}),
+            (("--retention-days",), {"metavar": "DAYS|default",
+                                     "help": "keep visitor-chat transcripts this long (0: for ever)"}),
+            (("--auto-away",), {"metavar": "AWAY,XA|default",
+                                "help": "minutes of idleness before away and extended away, for users "
+                                        "without their own"}))
     command(companies, "list", control.ListCompanies, "list companies", lambda a: {})
 
     groups = areas.add_parser("group", help="manage groups").add_subparsers(dest="command", required=True)
@@ -148,10 +160,11 @@ def directServer(config):
     store.migrate()
     sessions = SessionRegistry()
     rosters = RosterManager(store, sessions, lambda stanza: None)
-    accounts = AccountManager(store, sessions, rosters, config.server.domain)
+    domains = ServedDomains(config.server.domain)
+    accounts = AccountManager(store, sessions, rosters, domains)
     accounts.load()
     ensureDefaultCompany(store, config.server.domain)
-    directory = Directory(store, accounts, config.server.domain)
+    directory = Directory(store, accounts, domains, config.companies.base_domain)
     directory.load(store.loadDirectory().result)
     accounts.deletedListeners.append(directory.accountDeleted)
     return accounts, directory

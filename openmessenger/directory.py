@@ -15,6 +15,7 @@ from dataclasses import replace
 from twisted.internet import defer
 
 from openmessenger.storage.interfaces import Company, Group, Profile, RosterItem, Supporter
+from openmessenger.web.iconart import ICONSETS
 
 PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}\Z")
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
@@ -49,17 +50,21 @@ def ensureDefaultCompany(store, domains):
 
 
 class Directory:
-    def __init__(self, store, accounts, domains):
+    def __init__(self, store, accounts, domains, baseDomain=""):
         """
         @param store: an L{IDirectoryStore}.
-        @param accounts: the L{AccountManager}; disabled accounts cannot
-            log in.
-        @param domains: the domains this server serves.
+        @param accounts: the L{AccountManager}; disabled accounts and those
+            of companies awaiting approval cannot log in.
+        @param domains: the L{ServedDomains}; companies' domains are added
+            to it and removed with them.
+        @param baseDomain: new companies get C{<id>.<baseDomain>} as their
+            domain; empty: their domains must be configured ones.
         """
         self.store = store
         self.accounts = accounts
-        accounts.isEnabled = lambda user: self.profile(user).enabled
-        self.domains = frozenset(domains)
+        accounts.isEnabled = self.mayLogIn
+        self.domains = domains
+        self.baseDomain = baseDomain
         self.companies = {}
         self.groups = {}
         self.supporters = {}
@@ -71,6 +76,9 @@ class Directory:
         self.groups = {g.id: g for g in snapshot.groups}
         self.supporters = {(s.company, s.jid): s for s in snapshot.supporters}
         self.profiles = {p.jid: p for p in snapshot.profiles}
+        for company in self.companies.values():
+            for domain in company.domains:
+                self.domains.add(domain)
 
     # Reading
 
@@ -85,9 +93,19 @@ class Directory:
 
     def resolve(self, publicId):
         """
-        The company or group with a public ID, or C{None}.
+        The company or group with a public ID, or C{None} (also while the
+        company awaits approval).
         """
-        return self.companies.get(publicId) or self.groups.get(publicId)
+        owner = self.companies.get(publicId) or self.groups.get(publicId)
+        company = self.companies.get(getattr(owner, "company", publicId))
+        return owner if company is not None and company.approved else None
+
+    def mayLogIn(self, user):
+        company = self.companyOf(user)
+        return self.profile(user).enabled and (company is None or company.approved)
+
+    def automaticDomain(self, companyId):
+        return f"{companyId}.{self.baseDomain}" if self.baseDomain else None
 
     def groupsOf(self, user):
         return [g for g in self.groups.values() if user in g.members]
@@ -144,28 +162,52 @@ class Directory:
             raise DirectoryError(f"{publicId!r} is taken")
 
     @defer.inlineCallbacks
-    def addCompany(self, companyId, name, domains):
+    def addCompany(self, companyId, name, domains=(), approved=True):
+        """
+        Add a company with C{domains}, configured ones or its automatic one;
+        none given: its automatic one.  An unapproved company's users cannot
+        log in until L{approveCompany}.
+        """
         self.checkPublicId(companyId)
-        domains = tuple(domains)
+        automatic = self.automaticDomain(companyId)
+        domains = tuple(domains) or ((automatic,) if automatic else ())
+        if not domains:
+            raise DirectoryError("name a domain: no [companies] base_domain is set for automatic ones")
         for domain in domains:
-            if domain not in self.domains:
+            if domain not in self.domains.configured and domain != automatic:
                 raise DirectoryError(f"{domain} is not a domain served here")
             owner = self.companyOfDomain(domain)
             if owner is not None:
                 raise DirectoryError(f"{domain} belongs to {owner.id}")
-        company = Company(companyId, name.strip() or companyId, domains)
+        company = Company(companyId, name.strip() or companyId, domains, approved)
         yield self.store.putCompany(company)
         self.companies[companyId] = company
+        for domain in domains:
+            self.domains.add(domain)
         return company
+
+    @defer.inlineCallbacks
+    def approveCompany(self, companyId):
+        if self.company(companyId).approved:
+            raise DirectoryError(f"{companyId} is approved already")
+        return (yield self.setCompany(companyId, approved=True))
 
     @defer.inlineCallbacks
     def setCompany(self, companyId, **changes):
         """
-        Change a company's name or its C{ownCompanyOnly} setting.
+        Change a company's name, approval or settings.
         """
         company = replace(self.company(companyId), **changes)
         if not company.name.strip():
             raise DirectoryError("a company needs a name")
+        if company.iconSet not in ICONSETS:
+            raise DirectoryError(f"{company.iconSet!r}: the icon sets are {', '.join(ICONSETS)}")
+        if company.retentionDays is not None and not 0 <= company.retentionDays <= 36500:
+            raise DirectoryError("keep transcripts 0 (for ever) to 36500 days")
+        if (company.awayAfter is None) != (company.xaAfter is None) or (
+            company.awayAfter is not None and not 60 <= company.awayAfter < company.xaAfter <= 86400
+        ):
+            raise DirectoryError("auto-away: away after 1 minute or more, extended away later, within a day")
         yield self.store.putCompany(company)
         self.companies[companyId] = company
         return company
@@ -184,6 +226,10 @@ class Directory:
 
     @defer.inlineCallbacks
     def removeCompany(self, companyId):
+        """
+        Remove a company with its groups and support staff; on a domain it
+        brought (not a configured one), its accounts go too.
+        """
         company = self.company(companyId)
         for group in [g for g in self.groups.values() if g.company == company.id]:
             yield self.removeGroup(group.id)
@@ -191,6 +237,20 @@ class Directory:
         del self.companies[company.id]
         for key in [k for k in self.supporters if k[0] == company.id]:
             del self.supporters[key]
+        for domain in company.domains:
+            if domain not in self.domains.configured:
+                for user in (yield self.accounts.list(domain)):
+                    yield self.accounts.delete(user)
+                self.domains.remove(domain)
+
+    def autoAwayDefaults(self, user, serverDefaults):
+        """
+        The auto-away intervals of a user who has not chosen their own.
+        """
+        company = self.companyOf(user)
+        if company is None or company.awayAfter is None:
+            return serverDefaults
+        return company.awayAfter, company.xaAfter
 
     def checkMember(self, company, user):
         if not self.accounts.exists(user):

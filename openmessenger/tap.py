@@ -47,6 +47,7 @@ from openmessenger.features.roster import RosterHandler
 from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
 from openmessenger.visitorchat.component import VisitorDomain
 from openmessenger.visitorchat.service import VisitorChatService
+from openmessenger.xmpp.domains import ServedDomains
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
@@ -87,9 +88,13 @@ def prepareDataDir(config):
     certificate, key = config.tls.certificate, config.tls.private_key
     if not certificate:
         certificate, key = config.dataPath("server.crt"), config.dataPath("server.key")
-        if not os.path.exists(certificate):
-            tls.makeSelfSigned(certificate, key, config.server.domain)
-            log.info("Made a self-signed certificate: {path}", path=certificate)
+        names = config.server.domain
+        if config.companies.base_domain:
+            names += (f"*.{config.companies.base_domain}",)
+        if not os.path.exists(certificate) or tls.certificateNames(certificate) != list(names):
+            tls.makeSelfSigned(certificate, key, names)
+            log.info("Made a self-signed certificate for {names}: {path}", names=", ".join(names),
+                     path=certificate)
     elif not key:
         raise ConfigError("[tls] private_key: required when certificate is set")
     return certificate, key
@@ -147,10 +152,7 @@ class XMPPServer:
     directory: Directory
     autoaway: AutoAwayHandler
     visitorChats: VisitorChatService
-
-    @property
-    def domains(self):
-        return self.config.server.domain
+    domains: ServedDomains
 
     def clientFactory(self, tlsContext, clock):
         return ClientFactory(
@@ -170,7 +172,7 @@ def assemble(store, config, clock, state=None):
     @param state: the L{StoredState} read at start-up (none: empty).
     """
     state = state or StoredState(set(), {}, DirectorySnapshot())
-    domains = config.server.domain
+    domains = ServedDomains(config.server.domain)
     sessions = SessionRegistry()
     router = Router()
     domain = LocalDomain(domains, sessions, router)
@@ -178,7 +180,7 @@ def assemble(store, config, clock, state=None):
     accounts = AccountManager(store, sessions, rosters, domains)
     accounts.names = state.accounts
     availability = Availability(sessions)
-    directory = Directory(store, accounts, domains)
+    directory = Directory(store, accounts, domains, config.companies.base_domain)
     directory.load(state.directory)
     accounts.deletedListeners.append(directory.accountDeleted)
     visitorChats = VisitorChatService(
@@ -191,6 +193,7 @@ def assemble(store, config, clock, state=None):
     autoaway = AutoAwayHandler(
         store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock
     )
+    autoaway.defaultsOf = lambda user: directory.autoAwayDefaults(user, autoaway.defaults)
     blocking = BlockingHandler(store, sessions, state.blockLists)
     domain.addGuard(blocking)
     domain.addGuard(CompanyBoundary(directory, router.route))
@@ -233,10 +236,10 @@ def assemble(store, config, clock, state=None):
             accounts, config.registration.max_per_ip, config.registration.window, clock
         )
     # Every handler answers disco at once, so this has fired already.
-    caps = discovery.caps(domains[0]).result
+    caps = discovery.caps(domains.primary).result
     return XMPPServer(
         config, sessions, router, domain, rosters, accounts, availability, registration, caps,
-        directory, autoaway, visitorChats,
+        directory, autoaway, visitorChats, domains,
     )
 
 

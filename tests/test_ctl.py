@@ -15,11 +15,11 @@ from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from tests.helpers import FakeServer
 
 
-def makeConfig():
+def makeConfig(extra=""):
     directory = tempfile.mkdtemp(prefix="om-ctl-")
     path = os.path.join(directory, "om.conf")
     with open(path, "w") as f:
-        f.write("[server]\ndomain = example.com\ndata_dir = data\n")
+        f.write("[server]\ndomain = example.com\ndata_dir = data\n" + extra)
     return config.loadConfig(path)
 
 
@@ -198,6 +198,43 @@ class DirectoryCommandTests(SynchronousTestCase):
         self.assertEqual(listed, ["example-com\tExample\texample.com\town company only"])
         self.failureResultOf(self.run_(control.SetCompany, id="example-com"), ValueError)
         self.failureResultOf(self.run_(control.SetCompany, id="nope", ownCompanyOnly=False), control.DirectoryError)
+
+    def test_companySettings(self):
+        """
+        ctl sets a company's icon set, retention and auto-away defaults, and
+        "default" gives them back to the server's settings.
+        """
+        self.successResultOf(self.run_(control.SetCompany, id="example-com", iconSet="dot",
+                                       retentionDays="30", autoAway="5,30"))
+        _, directory = ctl.directServer(self.config)
+        company = directory.company("example-com")
+        self.assertEqual((company.iconSet, company.retentionDays, company.awayAfter, company.xaAfter),
+                         ("dot", 30, 300, 1800))
+        self.successResultOf(self.run_(control.SetCompany, id="example-com", retentionDays="default",
+                                       autoAway="default"))
+        company = ctl.directServer(self.config)[1].company("example-com")
+        self.assertEqual((company.retentionDays, company.awayAfter), (None, None))
+        for bad in [{"retentionDays": "soon"}, {"autoAway": "5"}, {"iconSet": "rainbow"}]:
+            self.failureResultOf(self.run_(control.SetCompany, id="example-com", **bad), ValueError)
+
+    def test_automaticDomainAndApproval(self):
+        """
+        With a base domain, a company added without domains gets its own;
+        the list shows one awaiting approval until ctl approves it.
+        """
+        self.config = makeConfig("[companies]\nbase_domain = chat.example.com\n")
+        self.successResultOf(self.run_(control.AddCompany, id="acme", name="ACME", domains=[]))
+        listed = self.successResultOf(self.run_(control.ListCompanies))["lines"]
+        self.assertIn("acme\tACME\tacme.chat.example.com", listed)
+        self.successResultOf(self.run_(control.AddUser, jid="boss@acme.chat.example.com", password="pw"))
+        _, directory = ctl.directServer(self.config)
+        self.successResultOf(directory.addCompany("beta", "Beta", approved=False))
+        listed = self.successResultOf(self.run_(control.ListCompanies))["lines"]
+        self.assertIn("beta\tBeta\tbeta.chat.example.com\tawaiting approval", listed)
+        self.successResultOf(self.run_(control.ApproveCompany, id="beta"))
+        self.assertIn("beta\tBeta\tbeta.chat.example.com", self.successResultOf(self.run_(control.ListCompanies))["lines"])
+        failure = self.failureResultOf(self.run_(control.ApproveCompany, id="beta"), control.DirectoryError)
+        self.assertIn("approved already", str(failure.value))
 
     def test_setProfile(self):
         """

@@ -109,3 +109,111 @@ class DefaultCompanyTests(SynchronousTestCase):
         self.assertEqual((company.id, company.domains), ("chat-example-com", ("chat.example.com", "example.org")))
         self.assertIsNone(ensureDefaultCompany(store, ("chat.example.com",)))
         self.assertEqual(defaultCompanyId("localhost"), "localhost")
+
+
+class CompanyDomainTests(SynchronousTestCase):
+    """
+    Companies with automatic domains (C{<id>.<base domain>}) and approval.
+    """
+
+    def setUp(self):
+        self.server = FakeServer(domains=("example.com",),
+                                 extra="[companies]\nbase_domain = chat.example.com\n")
+        self.core = self.server.core
+        self.directory = self.core.directory
+
+    def test_automaticDomainIsServedAtOnce(self):
+        """
+        A company added without domains gets its own, served at once: its
+        users can be created and log in, and stanzas reach them.
+        """
+        company = self.successResultOf(self.directory.addCompany("acme", "ACME"))
+        self.assertEqual(company.domains, ("acme.chat.example.com",))
+        self.assertIn("acme.chat.example.com", self.core.domains)
+        self.server.addUser("alice@acme.chat.example.com")
+        self.server.addUser("bob@example.com")
+        alice = self.server.login("alice@acme.chat.example.com")
+        bob = self.server.login("bob@example.com")
+        bob.send("<message to='alice@acme.chat.example.com' type='chat'><body>hi</body></message>")
+        self.assertEqual(alice.read()[0].body.children, ["hi"])
+
+    def test_onlyConfiguredOrOwnDomains(self):
+        """
+        A company may not take another company's automatic domain or any
+        unconfigured one.
+        """
+        self.fails(self.directory.addCompany("acme", "ACME", ["beta.chat.example.com"]), "not a domain served")
+        self.fails(self.directory.addCompany("acme", "ACME", ["chat.example.com"]), "not a domain served")
+        self.successResultOf(self.directory.addCompany("acme", "ACME", ["acme.chat.example.com"]))
+
+    def test_noBaseDomain(self):
+        """
+        Without a base domain, a company needs a configured domain.
+        """
+        directory = FakeServer(domains=("example.com",)).core.directory
+        self.fails(directory.addCompany("acme", "ACME"), "name a domain")
+
+    def fails(self, d, words):
+        self.assertIn(words, str(self.failureResultOf(d, DirectoryError).value))
+
+    def test_removedWithItsAccounts(self):
+        """
+        Removing a company with an automatic domain deletes its accounts and
+        stops serving the domain; stanzas to it bounce.
+        """
+        self.successResultOf(self.directory.addCompany("acme", "ACME"))
+        self.server.addUser("alice@acme.chat.example.com")
+        self.server.addUser("bob@example.com")
+        alice = self.server.login("alice@acme.chat.example.com")
+        self.successResultOf(self.directory.removeCompany("acme"))
+        self.assertEqual(alice.streamError(), "not-authorized")
+        self.assertFalse(self.core.accounts.exists("alice@acme.chat.example.com"))
+        self.assertNotIn("acme.chat.example.com", self.core.domains)
+        bob = self.server.login("bob@example.com")
+        bob.send("<message id='m' to='alice@acme.chat.example.com' type='chat'><body>hi</body></message>")
+        error = bob.read()[0]
+        self.assertEqual((error["type"], error.error.firstChildElement().name),
+                         ("error", "remote-server-not-found"))
+
+    def test_awaitingApproval(self):
+        """
+        Until approved, a registered company's users cannot log in and its
+        public ID resolves to nothing; approval changes both.
+        """
+        self.successResultOf(self.directory.addCompany("acme", "ACME", approved=False))
+        self.server.addUser("boss@acme.chat.example.com")
+        self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
+        client = self.server.client()
+        client.startTLS()
+        failure = client.authenticate("boss@acme.chat.example.com")
+        self.assertEqual(failure.firstChildElement().name, "account-disabled")
+        self.assertEqual((self.directory.resolve("acme"), self.directory.resolve("sales")), (None, None))
+        self.successResultOf(self.directory.approveCompany("acme"))
+        self.fails(self.directory.approveCompany("acme"), "approved already")
+        self.assertEqual(self.directory.resolve("sales").id, "sales")
+        self.server.login("boss@acme.chat.example.com")
+        snapshot = self.successResultOf(self.server.store.loadDirectory())
+        self.assertTrue(snapshot.companies[0].approved)
+
+    def test_settings(self):
+        """
+        A company's icon set, retention and auto-away defaults are checked;
+        its users without intervals of their own get its auto-away ones.
+        """
+        d = self.directory
+        self.successResultOf(d.addCompany("acme", "ACME"))
+        self.server.addUser("alice@acme.chat.example.com")
+        self.fails(d.setCompany("acme", iconSet="rainbow"), "icon sets are")
+        self.fails(d.setCompany("acme", retentionDays=-1), "36500")
+        self.fails(d.setCompany("acme", awayAfter=600, xaAfter=300), "auto-away")
+        self.fails(d.setCompany("acme", awayAfter=600), "auto-away")
+        autoaway = self.core.autoaway
+        self.assertEqual(autoaway.intervals("alice@acme.chat.example.com"), (300, 1800))
+        self.successResultOf(d.setCompany("acme", iconSet="dot", retentionDays=30, awayAfter=120, xaAfter=600))
+        self.assertEqual(autoaway.intervals("alice@acme.chat.example.com"), (120, 600))
+        self.assertEqual(self.successResultOf(autoaway.storedIntervals("alice@acme.chat.example.com")), (120, 600))
+        self.successResultOf(autoaway.setIntervals("alice@acme.chat.example.com", 60, 120))
+        self.assertEqual(autoaway.intervals("alice@acme.chat.example.com"), (60, 120))
+        company = self.successResultOf(self.server.store.loadDirectory()).companies[0]
+        self.assertEqual((company.iconSet, company.retentionDays, company.awayAfter, company.xaAfter),
+                         ("dot", 30, 120, 600))

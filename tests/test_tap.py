@@ -13,6 +13,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger import tap, tls
+from openmessenger.config import parseConfig
 
 
 def configFile(text=""):
@@ -58,7 +59,7 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(sorted(top.ports), ["c2s", "control", "direct_tls", "http"])
         listeners = [s for s in top if isinstance(s, StreamServerEndpointService)]
         self.assertEqual(len(listeners), 4)
-        self.assertEqual(top.core.domains, ("example.com", "example.org"))
+        self.assertEqual(list(top.core.domains), ["example.com", "example.org"])
 
     def test_firstStart(self):
         """
@@ -72,6 +73,23 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(os.stat(os.path.join(data, "server.key")).st_mode & 0o777, 0o600)
         names = tls.certificateNames(os.path.join(data, "server.crt"))
         self.assertEqual(names, ["example.com", "example.org"])
+
+    def test_certificateFollowsDomains(self):
+        """
+        The self-signed certificate is made again when the domains change,
+        and covers the companies' automatic domains with a wildcard.
+        """
+        data = self.mktemp()
+        config = parseConfig(f"[server]\ndomain = example.com\ndata_dir = {data}\n")
+        certificate, _ = tap.prepareDataDir(config)
+        self.assertEqual(tls.certificateNames(certificate), ["example.com"])
+        fingerprint = tls.fingerprint(certificate)
+        tap.prepareDataDir(config)
+        self.assertEqual(tls.fingerprint(certificate), fingerprint)
+        config = parseConfig(f"[server]\ndomain = example.com\ndata_dir = {data}\n"
+                             "[companies]\nbase_domain = chat.example.com\n")
+        tap.prepareDataDir(config)
+        self.assertEqual(tls.certificateNames(certificate), ["example.com", "*.chat.example.com"])
 
     def test_noDirectTLS(self):
         """

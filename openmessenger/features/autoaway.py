@@ -103,6 +103,9 @@ class AutoAwayHandler(XMPPHandler):
         self.settings = settings
         self.requests = requests
         self.defaults = (awayAfter, xaAfter)
+        #: The intervals of a user who chose none (the directory gives
+        #: their company's).
+        self.defaultsOf = lambda user: self.defaults
         self.clock = clock
         self.now = clock.seconds if clock is not None else time.time
         self._trackers = {}
@@ -121,7 +124,7 @@ class AutoAwayHandler(XMPPHandler):
     # Settings
 
     def intervals(self, user):
-        return self._intervals.get(user, self.defaults)
+        return self._intervals.get(user) or self.defaultsOf(user)
 
     def storedIntervals(self, user):
         """
@@ -129,7 +132,7 @@ class AutoAwayHandler(XMPPHandler):
         """
         if user in self._intervals:
             return defer.succeed(self._intervals[user])
-        return self.settings.getAutoAway(user).addCallback(lambda stored: stored or self.defaults)
+        return self.settings.getAutoAway(user).addCallback(lambda stored: stored or self.defaultsOf(user))
 
     def onBound(self, session):
         self._trackers[session] = _Tracker()

@@ -7,7 +7,7 @@ durable, so callers acknowledge nothing before it is safe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from zope.interface import Interface
 
@@ -236,9 +236,18 @@ class IBlockStore(Interface):
 @dataclass(frozen=True)
 class Company:
     """
-    A company using the server: its public ID, name and XMPP domains;
-    C{ownCompanyOnly} keeps its users from exchanging stanzas with users of
-    other companies on this server.
+    A company using the server: its public ID, name and XMPP domains.
+
+    @ivar approved: false while a registration awaits an operator; nobody
+        of the company can log in until then.
+    @ivar ownCompanyOnly: its users exchange no stanzas with users of other
+        companies on this server.
+    @ivar iconSet: the icon set the embed-code generator offers first.
+    @ivar retentionDays: days its visitor-chat transcripts are kept (0: for
+        ever), or C{None} for the server's setting.
+    @ivar awayAfter: seconds of idleness before its users show away, or
+        C{None} for the server's setting; likewise C{xaAfter}.  A user's own
+        intervals win over both.
     """
 
     id: str
@@ -246,6 +255,10 @@ class Company:
     domains: Tuple[str, ...] = ()
     approved: bool = True
     ownCompanyOnly: bool = False
+    iconSet: str = "label"
+    retentionDays: Optional[int] = None
+    awayAfter: Optional[int] = None
+    xaAfter: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,9 @@ CREATE TABLE visitor_message (
 
 -- version 6
 ALTER TABLE company ADD COLUMN own_company_only INTEGER NOT NULL DEFAULT 0;
+
+-- version 7
+ALTER TABLE company ADD COLUMN icon_set TEXT NOT NULL DEFAULT 'label';
+ALTER TABLE company ADD COLUMN retention_days INTEGER;   -- NULL: the server's setting
+ALTER TABLE company ADD COLUMN away_after INTEGER;       -- seconds; NULL: the server's
+ALTER TABLE company ADD COLUMN xa_after INTEGER;

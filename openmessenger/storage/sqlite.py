@@ -44,7 +44,9 @@ from openmessenger.storage.interfaces import (
     TranscriptLine,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+#: The company settings' columns, in the order of L{Company}'s fields.
+COMPANY_SETTINGS = "icon_set, retention_days, away_after, xa_after"
 
 
 def _prepareConnection(connection):
@@ -501,9 +503,9 @@ class SQLiteStore:
             for domain, company in cursor.execute("SELECT domain, company FROM company_domain ORDER BY domain"):
                 domains.setdefault(company, []).append(domain)
             companies = tuple(
-                Company(id, name, tuple(domains.get(id, ())), bool(approved), bool(ownOnly))
-                for id, name, approved, ownOnly in cursor.execute(
-                    "SELECT id, name, approved, own_company_only FROM company ORDER BY id"
+                Company(id, name, tuple(domains.get(id, ())), bool(approved), bool(ownOnly), *settings)
+                for id, name, approved, ownOnly, *settings in cursor.execute(
+                    f"SELECT id, name, approved, own_company_only, {COMPANY_SETTINGS} FROM company ORDER BY id"
                 )
             )
             members = {}
@@ -533,11 +535,14 @@ class SQLiteStore:
 
     def putCompany(self, company):
         def put(cursor):
+            # An upsert, not a replace: replacing would cascade to groups.
             cursor.execute(
-                "INSERT INTO company (id, name, approved, own_company_only) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, approved = excluded.approved, "
-                "own_company_only = excluded.own_company_only",
-                (company.id, company.name, int(company.approved), int(company.ownCompanyOnly)),
+                f"INSERT INTO company (id, name, approved, own_company_only, {COMPANY_SETTINGS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+                "approved = excluded.approved, own_company_only = excluded.own_company_only, "
+                + ", ".join(f"{c} = excluded.{c}" for c in COMPANY_SETTINGS.split(", ")),
+                (company.id, company.name, int(company.approved), int(company.ownCompanyOnly),
+                 company.iconSet, company.retentionDays, company.awayAfter, company.xaAfter),
             )
             cursor.execute("DELETE FROM company_domain WHERE company = ?", (company.id,))
             cursor.executemany(

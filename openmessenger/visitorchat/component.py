@@ -22,11 +22,16 @@ NS_VCARD = "vcard-temp"
 
 class VisitorDomain:
     def __init__(self, service, router, domains):
+        """
+        @param domains: the L{ServedDomains}; each has its visitors
+            sub-domain routed here.
+        """
         self.service = service
         self.send = router.route
-        self.domains = tuple(f"visitors.{domain}" for domain in domains)
-        for domain in self.domains:
-            router.addRoute(domain, self)
+        domains.follow(
+            lambda domain: router.addRoute(f"visitors.{domain}", self),
+            lambda domain: router.removeRoute(f"visitors.{domain}"),
+        )
 
     def receive(self, stanza):
         chat = self.service.byVisitor.get(stanzas.bare(stanza.getAttribute("to", "")))

@@ -504,14 +504,14 @@ class VisitorChatService:
     @defer.inlineCallbacks
     def purge(self, days):
         """
-        Delete every company's transcripts older than C{days} days.
+        Delete transcripts older than their company's retention, or than
+        C{days} days for companies without their own (0: keep for ever).
         """
-        if not days:
-            return 0
-        horizon = self.now() - days * 86400
         deleted = 0
-        for company in list(self.directory.companies):
-            deleted += yield self.store.deleteTranscriptsBefore(company, horizon)
+        for company in list(self.directory.companies.values()):
+            keep = days if company.retentionDays is None else company.retentionDays
+            if keep:
+                deleted += yield self.store.deleteTranscriptsBefore(company.id, self.now() - keep * 86400)
         return deleted
 
     # Nobody there

@@ -19,12 +19,12 @@ class AccountManager:
         """
         @param store: an L{IAccountStore}.
         @param rosters: the L{RosterManager}, told of deleted accounts.
-        @param domains: the served domains; accounts live only there.
+        @param domains: the L{ServedDomains}; accounts live only there.
         """
         self.store = store
         self.sessions = sessions
         self.rosters = rosters
-        self.domains = frozenset(domains)
+        self.domains = domains
         self.iterations = iterations
         self.names = set()
         #: Called with the address of each deleted account.

@@ -237,7 +237,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         xs = self.xmlstream
         xs.namespace = root.defaultUri
         xs.sid = binascii.hexlify(os.urandom(8)).decode("ascii")
-        xs.thisEntity = JID(self.factory.domains[0])
+        xs.thisEntity = JID(self.factory.domains.primary)
         if (root.uri, root.name) != (NS_STREAMS, "stream"):
             return xs.closeWithError("invalid-namespace")
         if root.defaultUri != NS_CLIENT:
@@ -707,7 +707,7 @@ class ClientFactory(ServerFactory):
     """
     Makes the client streams of one listening endpoint.
 
-    @param domains: the served domains, as prepared strings.
+    @param domains: the L{ServedDomains}.
     @param accounts: the L{AccountManager}.
     @param sessions: the L{SessionRegistry}.
     @param domain: the L{LocalDomain} that takes the stanzas.
@@ -731,7 +731,7 @@ class ClientFactory(ServerFactory):
         self.resumption = Resumption(
             clock, smSettings.resume_timeout if smSettings else 0, self.expired
         )
-        self.domains = tuple(domains)
+        self.domains = domains
         self.accounts = accounts
         self.sessions = sessions
         self.domain = domain

@@ -69,14 +69,16 @@ class LocalDomain:
     """
 
     def __init__(self, domains, sessions, router):
-        self.domains = frozenset(domains)
+        """
+        @param domains: the L{ServedDomains}, each routed here.
+        """
+        self.domains = domains
         self.sessions = sessions
         self.router = router
         self.server = HandlerBus(router.route)
         self.accounts = HandlerBus(router.route)
         self.guards = []
-        for domain in domains:
-            router.addRoute(domain, self)
+        domains.follow(lambda domain: router.addRoute(domain, self), router.removeRoute)
 
     def addGuard(self, guard):
         """

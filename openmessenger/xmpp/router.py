@@ -24,6 +24,9 @@ class Router:
         """
         self.routes[domain] = receiver
 
+    def removeRoute(self, domain):
+        self.routes.pop(domain, None)
+
     def route(self, stanza):
         """
         Pass a stanza on to its domain.  Its C{to} and C{from}, if present,

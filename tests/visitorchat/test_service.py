@@ -199,6 +199,18 @@ class ServiceTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(self.server.store.getTranscript(chat.id)))
         self.assertEqual(self.successResultOf(self.chats.purge(0)), 0)
 
+    def test_companyRetention(self):
+        """
+        A company's own retention wins over the server's, also "for ever".
+        """
+        chat = self.start()
+        self.chats.close(chat)
+        self.server.clock.advance(30 * 86400)
+        self.successResultOf(self.server.core.directory.setCompany(chat.company, retentionDays=0))
+        self.assertEqual(self.successResultOf(self.chats.purge(1)), 0)
+        self.successResultOf(self.server.core.directory.setCompany(chat.company, retentionDays=29))
+        self.assertEqual(self.successResultOf(self.chats.purge(365)), 1)
+
     def test_badInput(self):
         """
         Names, messages and parameters are bounded; chats per address too.
