@@ -279,6 +279,7 @@ def makeService(options):
             pages, core.accounts, core.directory, core.availability, config.server.admins,
             connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
             trustedProxies=config.http.trusted_proxies, transcripts=store,
+            companies=config.companies, retentionDays=config.visitorchat.retention_days,
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)

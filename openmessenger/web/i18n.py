@@ -115,6 +115,29 @@ GERMAN = {
     "Away after (minutes)": "Kurz abwesend nach (Minuten)",
     "Extended away after (minutes)": "Länger abwesend nach (Minuten)",
     "Use whole minutes.": "Bitte ganze Minuten angeben.",
+    "Register your company": "Firma registrieren",
+    "Register": "Registrieren",
+    "An operator approves each new company before anyone can log in.":
+        "Jede neue Firma wird vom Betreiber freigeschaltet, bevor sich jemand anmelden kann.",
+    "Company name": "Name der Firma",
+    "Lower-case letters, digits and '-'. Your users' addresses end in @<id>.{domain}.":
+        "Kleinbuchstaben, Ziffern und '-'. Die Adressen Ihrer Benutzer enden auf @<id>.{domain}.",
+    "Your user name": "Ihr Benutzername",
+    "Too many registrations from your address; please try later.":
+        "Zu viele Registrierungen von Ihrer Adresse; bitte später erneut versuchen.",
+    "Registered. You can log in once an operator has approved your company.":
+        "Registriert. Sie können sich anmelden, sobald der Betreiber Ihre Firma freigeschaltet hat.",
+    "Your company awaits approval by the operator.": "Ihre Firma wartet auf die Freischaltung durch den Betreiber.",
+    "Companies": "Firmen",
+    "approved": "freigeschaltet",
+    "awaiting approval": "wartet auf Freischaltung",
+    "Approve": "Freischalten",
+    "Add company": "Firma anlegen",
+    "Domain": "Domain",
+    "Icon set offered first for status buttons": "Vorgeschlagener Symbolsatz für Status-Buttons",
+    "Keep chat transcripts (days, 0: for ever)": "Chat-Protokolle aufbewahren (Tage, 0: unbegrenzt)",
+    "Empty fields use the server's setting (shown greyed). Users' own auto-away settings win.":
+        "Leere Felder nutzen die Einstellung des Servers (grau angezeigt). Eigene Einstellungen der Benutzer gehen vor.",
 }
 
 CATALOGUES = {"de": GERMAN, "en": {}}

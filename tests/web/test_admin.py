@@ -20,22 +20,20 @@ BASE = "http://om.example/admin"
 CONNECTION = {"host": "chat.example.com", "port": "5222", "tlsPort": "5223", "fingerprint": "AB:CD"}
 
 
-class AdminPagesTests(SynchronousTestCase):
-    def setUp(self):
-        self.server = FakeServer(domains=("example.com", "example.org"), admins="root@example.com")
-        for user in ["root@example.com", "boss@example.com", "alice@example.com", "eve@example.org", "mallory@example.org"]:
-            self.server.addUser(user)
-        core = self.server.core
+class PagesClient:
+    """
+    The whole web site over a L{FakeServer}, driven with C{StubTreq}.
+    """
+
+    def makeClient(self, server):
+        core = server.core
+        self.server = server
         self.directory = core.directory
-        self.successResultOf(self.directory.addCompany("acme", "ACME", ["example.com"]))
-        self.successResultOf(self.directory.addCompany("evil", "Evil Corp", ["example.org"]))
-        self.successResultOf(self.directory.setProfile("boss@example.com", companyAdmin=True))
-        self.successResultOf(self.directory.setProfile("mallory@example.org", companyAdmin=True))
-        self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
-                            ["root@example.com"], CONNECTION, core.autoaway, "https://om.example",
-                            self.server.clock, transcripts=self.server.store)
-        site = makeSite(admin, StatusResource(self.directory, core.availability, self.server.clock),
+                            server.config.server.admins, CONNECTION, core.autoaway, "https://om.example",
+                            server.clock, transcripts=server.store, companies=server.config.companies,
+                            retentionDays=server.config.visitorchat.retention_days)
+        site = makeSite(admin, StatusResource(self.directory, core.availability, server.clock),
                         DemoResource(Pages(), "https://om.example"),
                         VisitorRoutes(Pages(), core.visitorChats))
         self.client = StubTreq(site.resource)
@@ -60,6 +58,18 @@ class AdminPagesTests(SynchronousTestCase):
         if response.code == 303:
             self.csrf = self.token(self.get("/download")[1])
         return response
+
+
+class AdminPagesTests(PagesClient, SynchronousTestCase):
+    def setUp(self):
+        self.makeClient(FakeServer(domains=("example.com", "example.org"), admins="root@example.com"))
+        for user in ["root@example.com", "boss@example.com", "alice@example.com", "eve@example.org", "mallory@example.org"]:
+            self.server.addUser(user)
+        self.successResultOf(self.directory.addCompany("acme", "ACME", ["example.com"]))
+        self.successResultOf(self.directory.addCompany("evil", "Evil Corp", ["example.org"]))
+        self.successResultOf(self.directory.setProfile("boss@example.com", companyAdmin=True))
+        self.successResultOf(self.directory.setProfile("mallory@example.org", companyAdmin=True))
+        self.successResultOf(self.directory.addGroup("sales", "acme", "Sales"))
 
     def test_loginAndHeaders(self):
         """
@@ -326,3 +336,128 @@ class AdminPagesTests(SynchronousTestCase):
         self.assertEqual(self.directory.companies["evil"].name, "pwned")
         self.login("alice@example.com")
         self.assertEqual(self.get("/company")[0].code, 403)
+
+    def test_companySettingsDefaults(self):
+        """
+        The icon set, transcript retention and auto-away defaults are set on
+        the company page; empty fields give them back to the server's
+        settings, which the page shows; the group's embed generator offers
+        the company's icon set first.
+        """
+        self.login("boss@example.com")
+        html = self.get("/company")[1]
+        self.assertIn('placeholder="365"', html)
+        self.assertIn('placeholder="5"', html)
+        response, _ = self.post("/company", {"name": "ACME", "iconset": "dot", "retention": "30",
+                                             "away": "2", "xa": "10"})
+        self.assertEqual(response.code, 200)
+        company = self.directory.companies["acme"]
+        self.assertEqual((company.iconSet, company.retentionDays, company.awayAfter, company.xaAfter),
+                         ("dot", 30, 120, 600))
+        self.assertIn("<option selected>dot</option>", self.get("/groups/sales")[1])
+        self.assertIn("iconset=dot", self.get("/groups/sales")[1])
+        for bad in [{"retention": "soon"}, {"away": "10", "xa": "2"}, {"away": "3"}, {"iconset": "rainbow"}]:
+            self.assertEqual(self.post("/company", dict({"name": "ACME"}, **bad))[0].code, 400, bad)
+        self.post("/company", {"name": "ACME", "iconset": "dot"})
+        company = self.directory.companies["acme"]
+        self.assertEqual((company.retentionDays, company.awayAfter, company.xaAfter), (None, None, None))
+
+    def test_registrationOff(self):
+        """
+        Without [companies] registration, there is no registration page.
+        """
+        self.assertEqual(self.get("/register")[0].code, 404)
+        self.assertNotIn("/admin/register", self.get("/login")[1])
+
+
+class RegistrationTests(PagesClient, SynchronousTestCase):
+    """
+    Companies registering themselves, with operator approval.
+    """
+
+    def setUp(self):
+        self.makeClient(FakeServer(
+            domains=("example.com",), admins="root@example.com",
+            extra="[companies]\nbase_domain = chat.example.com\nregistration = approval\nmax_per_ip = 2\n",
+        ))
+        self.server.addUser("root@example.com")
+        self.successResultOf(self.directory.addCompany("example-com", "Example", ["example.com"]))
+        self.values = {"id": "acme", "name": "ACME <b>Ltd</b>", "user": "boss", "display": "Boss",
+                       "password": "secret"}
+
+    def register(self, **changes):
+        self.csrf = self.token(self.get("/register")[1])
+        return self.post("/register", dict(self.values, **changes))
+
+    def test_registerAwaitApprovalLogIn(self):
+        """
+        A registered company waits for an operator: its admin cannot log in
+        (told why) until the operator approves it on the companies page;
+        then the admin manages the company's users.
+        """
+        self.assertIn("/admin/register", self.get("/login")[1])
+        response, html = self.register()
+        self.assertEqual(response.code, 200)
+        self.assertIn("once an operator has approved", html)
+        company = self.directory.companies["acme"]
+        self.assertEqual((company.name, company.domains, company.approved),
+                         ("ACME <b>Ltd</b>", ("acme.chat.example.com",), False))
+        self.assertTrue(self.directory.profile("boss@acme.chat.example.com").companyAdmin)
+        response = self.login("boss@acme.chat.example.com", "secret")
+        self.assertEqual(response.code, 403)
+        self.login("root@example.com")
+        html = self.get("/companies")[1]
+        self.assertIn("ACME &lt;b&gt;Ltd&lt;/b&gt;", html)
+        self.assertIn("awaiting approval", html)
+        self.assertEqual(self.post("/companies/acme/approve", {})[0].code, 303)
+        self.assertEqual(self.post("/companies/acme/approve", {})[0].code, 404)
+        self.assertEqual(self.login("boss@acme.chat.example.com", "secret").code, 303)
+        response, _ = self.post("/users", {"name": "alice", "password": "pw"})
+        self.assertEqual(response.code, 303)
+        self.assertTrue(self.server.core.accounts.exists("alice@acme.chat.example.com"))
+
+    def test_badRegistrations(self):
+        """
+        Taken or malformed IDs, bad user names, empty passwords and a missing
+        CSRF token are refused with the form again, and nothing is made;
+        each address may register only max_per_ip companies per window.
+        """
+        for changes, words in [({"id": "example-com"}, "taken"), ({"id": "A!"}, "IDs are"),
+                               ({"user": "a@b"}, "not a valid user name"), ({"password": ""}, "empty")]:
+            response, html = self.register(**changes)
+            self.assertEqual(response.code, 400, changes)
+            self.assertIn(words, html)
+        self.assertEqual(self.post("/register", self.values, token=False)[0].code, 403)
+        self.assertEqual(sorted(self.directory.companies), ["example-com"])
+        self.assertEqual(self.register()[0].code, 200)
+        self.assertEqual(self.register(id="beta")[0].code, 200)
+        response, html = self.register(id="gamma")
+        self.assertEqual(response.code, 429)
+        self.assertNotIn("gamma", self.directory.companies)
+        self.server.clock.advance(86400)
+        self.assertEqual(self.register(id="gamma")[0].code, 200)
+
+    def test_operatorCompanies(self):
+        """
+        Only operators see the companies page; they add companies (with an
+        automatic or a free configured domain) and delete them with their
+        accounts, but not their own.
+        """
+        self.register()
+        self.login("boss@acme.chat.example.com", "secret")
+        self.login("root@example.com")
+        self.assertEqual(self.post("/companies", {"id": "beta", "name": "Beta"})[0].code, 303)
+        self.assertEqual(self.directory.companies["beta"].domains, ("beta.chat.example.com",))
+        self.assertEqual(self.post("/companies", {"id": "x", "name": "X"})[0].code, 400)
+        self.assertEqual(self.post("/companies/acme/delete", {})[0].code, 303)
+        self.assertNotIn("acme", self.directory.companies)
+        self.assertFalse(self.server.core.accounts.exists("boss@acme.chat.example.com"))
+        self.assertEqual(self.post("/companies/example-com/delete", {})[0].code, 403)
+        self.assertEqual(self.post("/companies/nope/delete", {})[0].code, 404)
+        self.server.addUser("boss@beta.chat.example.com")
+        self.successResultOf(self.directory.setProfile("boss@beta.chat.example.com", companyAdmin=True))
+        self.login("boss@beta.chat.example.com")
+        self.assertEqual(self.get("/companies")[0].code, 404)
+        self.assertEqual(self.post("/companies/example-com/delete", {})[0].code, 404)
+        self.assertEqual(self.post("/companies", {"id": "evil"})[0].code, 404)
+        self.assertIn("example-com", self.directory.companies)

@@ -16,15 +16,17 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from klein import Klein
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 from twisted.logger import Logger
 
 from openmessenger.directory import DirectoryError
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.web import embed, iconart
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
+from openmessenger.config import CompaniesSection
 from openmessenger.web.proxy import clientAddress, isSecure
-from openmessenger.xmpp import sasl
+from openmessenger.xmpp import jids, sasl
+from openmessenger.xmpp.c2s import AuthThrottle
 
 STATES = ("online", "away", "xa", "dnd", "offline")
 
@@ -94,12 +96,19 @@ class AdminRoutes:
     log = Logger()
 
     def __init__(self, pages, accounts, directory, availability, operators, connection,
-                 autoaway, publicURL="", clock=None, trustedProxies=(), transcripts=None):
+                 autoaway, publicURL="", clock=None, trustedProxies=(), transcripts=None,
+                 companies=CompaniesSection(), retentionDays=0):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
         @param autoaway: the L{AutoAwayHandler}, for each user's intervals.
+        @param companies: the C{[companies]} section: self-registration.
+        @param retentionDays: the server's transcript retention, shown as
+            the default on the company page.
         """
+        self.registration = companies.registration
+        self.registrations = AuthThrottle(companies.max_per_ip, companies.window, clock or reactor)
+        self.retentionDays = retentionDays
         self.autoaway = autoaway
         self.transcripts = transcripts
         self.trustedProxies = frozenset(trustedProxies)
@@ -124,7 +133,7 @@ class AdminRoutes:
         session = self.sessions.get(request)
         if session is None or session.user is None:
             return None
-        if not self.accounts.exists(session.user) or not self.directory.profile(session.user).enabled:
+        if not self.accounts.exists(session.user) or not self.directory.mayLogIn(session.user):
             self.sessions.end(session)
             return None
         return session
@@ -159,7 +168,8 @@ class AdminRoutes:
     def page(self, request, name, session=None, **context):
         return self.pages.render(
             request, name, session=session, csrf=session.csrf if session else "",
-            isAdmin=bool(session and self.isCompanyAdmin(session.user)), **context
+            isAdmin=bool(session and self.isCompanyAdmin(session.user)),
+            isOperator=bool(session and self.isOperator(session.user)), **context
         )
 
     # First run: the operator's account, with the token printed at start-up
@@ -197,14 +207,22 @@ class AdminRoutes:
 
     # Logging in and out
 
-    @app.route("/login", methods=["GET"])
-    def loginForm(self, request, error=None):
+    def anonymousSession(self, request):
+        """
+        The session of a visitor who is not logged in, for the CSRF token
+        of the login and registration forms.
+        """
         session = self.sessions.get(request)
         if session is None:
             session = self.sessions.create()
             self.sessions.setCookie(request, session, isSecure(request, self.trustedProxies))
+        return session
+
+    @app.route("/login", methods=["GET"])
+    def loginForm(self, request, error=None):
+        session = self.anonymousSession(request)
         return self.pages.render(request, "login.html", session=None, csrf=session.csrf,
-                                 isAdmin=False, error=error)
+                                 isAdmin=False, error=error, registration=self.registration != "off")
 
     @app.route("/login", methods=["POST"])
     @defer.inlineCallbacks
@@ -231,10 +249,122 @@ class AdminRoutes:
             self.throttle.failed(address, user)
             request.setResponseCode(401)
             return self.loginForm(request, "Wrong address or password.")
+        if not self.directory.mayLogIn(user):
+            request.setResponseCode(403)
+            return self.loginForm(request, "Your company awaits approval by the operator.")
+        return self.startSession(request, anonymous, user)
+
+    def startSession(self, request, anonymous, user):
         self.sessions.end(anonymous)
         session = self.sessions.create(user)
         self.sessions.setCookie(request, session, isSecure(request, self.trustedProxies))
         return redirect(request, "/admin/")
+
+    # Companies registering themselves ([companies] registration)
+
+    @app.route("/register", methods=["GET"])
+    def registerForm(self, request, error=None, values=None):
+        if self.registration == "off":
+            request.setResponseCode(404)
+            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
+                                     message="Not found.")
+        session = self.anonymousSession(request)
+        return self.pages.render(request, "register.html", session=None, csrf=session.csrf, isAdmin=False,
+                                 error=error, values=values or {}, approval=self.registration == "approval",
+                                 baseDomain=self.directory.baseDomain)
+
+    @app.route("/register", methods=["POST"])
+    @defer.inlineCallbacks
+    def register(self, request):
+        """
+        Make the company (approved at once, or awaiting an operator) and its
+        first user, its administrator.
+        """
+        if self.registration == "off":
+            return self.registerForm(request)
+        values = form(request)
+        anonymous = self.sessions.get(request)
+        if not validToken(anonymous, values):
+            request.setResponseCode(403)
+            return self.registerForm(request, "The form expired; please try again.", values)
+        address = clientAddress(request, self.trustedProxies)
+        if not self.registrations.allowed(address):
+            request.setResponseCode(429)
+            return self.registerForm(request, "Too many registrations from your address; please try later.", values)
+        companyId = values.get("id", "")
+        try:
+            self.directory.checkPublicId(companyId)
+            name = jids.prepUser(values.get("user", ""))
+            sasl.makeCredentials(values.get("password", ""))  # checks the password
+        except (ValueError, jids.InvalidJID) as e:
+            request.setResponseCode(400)
+            return self.registerForm(request, str(e), values)
+        approved = self.registration == "open"
+        self.registrations.failed(address)
+        company = yield self.directory.addCompany(companyId, values.get("name", "")[:200], approved=approved)
+        user = yield self.accounts.create(f"{name}@{company.domains[0]}", values["password"])
+        yield self.directory.setProfile(user, displayName=values.get("display", "")[:200], companyAdmin=True)
+        self.log.info("{user} registered the company {id}{waiting}", user=user, id=companyId,
+                      waiting="" if approved else "; it awaits approval")
+        if not approved:
+            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
+                                     message="Registered. You can log in once an operator has approved your company.")
+        return self.startSession(request, anonymous, user)
+
+    # Operators: every company
+
+    def operatorOnly(self, session):
+        if not self.isOperator(session.user):
+            raise NotFound()
+
+    @app.route("/companies", methods=["GET"])
+    @guarded
+    def companies(self, request, session, message=None):
+        self.operatorOnly(session)
+        companies = sorted(self.directory.companies.values(), key=lambda c: (c.approved, c.id))
+        taken = {d for c in companies for d in c.domains}
+        return self.page(request, "companies.html", session, companies=companies, message=message,
+                         baseDomain=self.directory.baseDomain,
+                         freeDomains=[d for d in self.directory.domains.configured if d not in taken])
+
+    @app.route("/companies", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def addCompany(self, request, session):
+        self.operatorOnly(session)
+        values = form(request)
+        try:
+            yield self.directory.addCompany(values.get("id", ""), values.get("name", "")[:200],
+                                            [values["domain"]] if values.get("domain") else [])
+        except DirectoryError as e:
+            request.setResponseCode(400)
+            return self.companies(request, message=str(e))
+        return redirect(request, "/admin/companies")
+
+    @app.route("/companies/<companyId>/approve", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def approveCompany(self, request, session, companyId):
+        self.operatorOnly(session)
+        try:
+            yield self.directory.approveCompany(companyId)
+        except DirectoryError:
+            raise NotFound() from None
+        self.log.info("{operator} approved the company {id}", operator=session.user, id=companyId)
+        return redirect(request, "/admin/companies")
+
+    @app.route("/companies/<companyId>/delete", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def deleteCompany(self, request, session, companyId):
+        self.operatorOnly(session)
+        if companyId not in self.directory.companies:
+            raise NotFound()
+        if self.directory.companyOf(session.user) is self.directory.companies[companyId]:
+            raise Forbidden()  # the operator's own company, with the operator's account
+        yield self.directory.removeCompany(companyId)
+        self.log.info("{operator} deleted the company {id}", operator=session.user, id=companyId)
+        return redirect(request, "/admin/companies")
 
     @app.route("/logout", methods=["POST"])
     @guarded
@@ -253,8 +383,10 @@ class AdminRoutes:
     @guarded
     def company(self, request, session, message=None):
         company = self.managedCompany(request, session)
+        away, xa = self.autoaway.defaults
         return self.page(request, "company.html", session, company=company, message=message,
-                         query=self.companyQuery(session, company))
+                         query=self.companyQuery(session, company), iconsets=iconart.ICONSETS,
+                         defaults={"retention": self.retentionDays, "away": away // 60, "xa": xa // 60})
 
     @app.route("/company", methods=["POST"])
     @guarded
@@ -263,9 +395,15 @@ class AdminRoutes:
         company = self.managedCompany(request, session)
         values = form(request)
         try:
-            yield self.directory.setCompany(company.id, name=values.get("name", "")[:200],
-                                            ownCompanyOnly=values.get("own") == "on")
-        except DirectoryError as e:
+            retention, away, xa = (
+                int(values[key]) if values.get(key) else None for key in ("retention", "away", "xa")
+            )
+            yield self.directory.setCompany(
+                company.id, name=values.get("name", "")[:200], ownCompanyOnly=values.get("own") == "on",
+                iconSet=values.get("iconset", company.iconSet), retentionDays=retention,
+                awayAfter=None if away is None else away * 60, xaAfter=None if xa is None else xa * 60,
+            )
+        except ValueError as e:
             request.setResponseCode(400)
             return self.company(request, message=str(e))
         return self.company(request, message="Saved.")
@@ -451,7 +589,8 @@ class AdminRoutes:
         values = form(request)
         slugs = {s.slug for s in supporters}
         slug = values.get("supporter") if values.get("supporter") in slugs else None
-        iconset = values.get("iconset") if values.get("iconset") in iconart.ICONSETS else "label"
+        company = self.directory.company(group.company)
+        iconset = values.get("iconset") if values.get("iconset") in iconart.ICONSETS else company.iconSet
         lang = values.get("embedlang") if values.get("embedlang") in ("en", "de") else "en"
         parameters = []
         for line in values.get("params", "").splitlines()[:20]:
