@@ -322,7 +322,8 @@ class IDirectoryStore(Interface):
 
     def deleteCompany(id: str):
         """
-        Delete a company with its groups and supporters (not its accounts).
+        Delete a company with its groups, supporters and visitor-chat
+        transcripts (not its accounts).
         """
 
     def putGroup(group: Group):

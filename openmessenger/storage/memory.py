@@ -242,6 +242,7 @@ class MemoryStore:
             del self._groups[group.id]
         for key in [k for k in self._supporters if k[0] == id]:
             del self._supporters[key]
+        self.deleteTranscriptsBefore(id, float("inf"))
         return succeed(None)
 
     def putGroup(self, group):

@@ -553,7 +553,11 @@ class SQLiteStore:
         return self._run(put)
 
     def deleteCompany(self, id):
-        return self._run(_execute, "DELETE FROM company WHERE id = ?", (id,))
+        def delete(cursor):
+            cursor.execute("DELETE FROM visitor_chat WHERE company = ?", (id,))
+            cursor.execute("DELETE FROM company WHERE id = ?", (id,))
+
+        return self._run(delete)
 
     def putGroup(self, group):
         def put(cursor):

@@ -133,6 +133,8 @@ GERMAN = {
     "awaiting approval": "wartet auf Freischaltung",
     "Approve": "Freischalten",
     "Add company": "Firma anlegen",
+    "The company, its groups, support staff and transcripts go; so do its accounts on these domains:":
+        "Die Firma, ihre Gruppen, Supportmitarbeiter und Protokolle werden gelöscht, ebenso ihre Konten auf diesen Domains:",
     "Domain": "Domain",
     "Icon set offered first for status buttons": "Vorgeschlagener Symbolsatz für Status-Buttons",
     "Keep chat transcripts (days, 0: for ever)": "Chat-Protokolle aufbewahren (Tage, 0: unbegrenzt)",

@@ -1,11 +1,13 @@
 """
 The administration pages in headless Chromium against the real daemon.
 
-An operator (C{[server] admins}) logs in through the login form and builds a
-team with the real forms: two users, a shared-roster group, its members and
-its support staff.  Then the two users log in over XMPP (slixmpp) and find
-each other in their rosters.  The same pages must fit a 375 px wide phone
-screen in English and German, and show a hostile display name as text.
+A company registers itself on the registration page; the operator
+(C{[server] admins}) approves it on the companies page; its administrator
+logs in and builds a team with the real forms: two users, a shared-roster
+group, its members and its support staff.  Then the two users log in over
+XMPP (slixmpp) on the company's own domain and find each other in their
+rosters.  The same pages must fit a 375 px wide phone screen in English and
+German, and show a hostile display name as text.
 
 Every wait is for a condition with a deadline, never a fixed sleep.
 """
@@ -51,7 +53,12 @@ PHONE = (375, 667)
 DESKTOP = (1280, 800)
 
 OPERATOR = ("admin@localhost", "operator-secret")
+#: Registered companies get <id>.<base domain>.
+BASE_DOMAIN = "chat.localhost"
+COMPANY = ("acme", "ACME Support")
+DOMAIN = f"{COMPANY[0]}.{BASE_DOMAIN}"
 #: user name, display name, password
+BOSS = ("boss", "Bea Boss", "boss-secret")
 ALICE = ("alice", "Alice Adams", "alice-secret")
 BOB = ("bob", "Bob Brown", "bob-secret")
 GROUP = ("sales", "Sales")
@@ -60,7 +67,7 @@ HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 def jid(user):
-    return f"{user[0]}@localhost"
+    return f"{user[0]}@{DOMAIN}"
 
 
 # Tools
@@ -288,7 +295,8 @@ def daemon(tmp_path_factory):
     when a test fails.
     """
     directory = tmp_path_factory.mktemp("server")
-    server = Daemon(directory, admins=OPERATOR[0])
+    server = Daemon(directory, admins=OPERATOR[0],
+                    extra=f"[companies]\nbase_domain = {BASE_DOMAIN}\nregistration = approval\n")
     server.addUser(*OPERATOR)
     with server.running() as running:
         yield running
@@ -321,33 +329,57 @@ def browser(daemon, tmp_path_factory):
         driver.quit()
 
 
-@pytest.fixture(scope="module")
-def operator(browser):
-    """
-    The operator, logged in through the login form.
-    """
+def logIn(browser, address, password):
     browser.open("/admin/login")
     assert browser.driver.find_element(By.TAG_NAME, "h1").text == "Log in"
-    browser.submit("/admin/login", {"address": OPERATOR[0], "password": OPERATOR[1]})
+    browser.submit("/admin/login", {"address": address, "password": password})
+
+
+@pytest.fixture(scope="module")
+def companyAdmin(browser):
+    """
+    The company ACME, registered on the registration page (from the link
+    on the login page), approved by the operator on the companies page,
+    and its administrator logged in.
+    """
+    browser.open("/admin/login")
+    browser.follow("Register your company")
+    assert browser.path == "/admin/register"
+    browser.submit("/admin/register", {"name": COMPANY[1], "id": COMPANY[0], "user": BOSS[0],
+                                       "display": BOSS[1], "password": BOSS[2]})
+    assert "once an operator has approved" in browser.message(), browser.mainText()
+    logIn(browser, jid(BOSS), BOSS[2])
+    assert browser.message() == "Your company awaits approval by the operator.", browser.mainText()
+
+    logIn(browser, *OPERATOR)
+    browser.follow("Companies")
+    row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{COMPANY[0]}']]")
+    assert "awaiting approval" in row.text and DOMAIN in row.text, row.text
+    browser.submit(f"/admin/companies/{COMPANY[0]}/approve", {})
+    row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{COMPANY[0]}']]")
+    assert "approved" in row.text and "awaiting" not in row.text, row.text
+    browser.submit("/admin/logout", {})
+
+    logIn(browser, jid(BOSS), BOSS[2])
     assert browser.path == "/admin/users", browser.text()
-    assert OPERATOR[0] in browser.mainText()
+    assert jid(BOSS) in browser.mainText() and COMPANY[1] in browser.mainText()
     return browser
 
 
 @pytest.fixture(scope="module")
-def team(operator):
+def team(companyAdmin):
     """
-    What the operator builds with the forms: the users alice and bob, the
-    group Sales with a shared roster, both in it, alice its supporter.
-    Each step checks the page it leads to.
+    What the company's administrator builds with the forms: the users alice
+    and bob, the group Sales with a shared roster, both in it, alice its
+    supporter.  Each step checks the page it leads to.
     """
-    browser = operator
+    browser = companyAdmin
     for name, display, password in (ALICE, BOB):
         browser.open("/admin/users")
         browser.submit("/admin/users", {"name": name, "display": display, "password": password})
         assert browser.path == "/admin/users", browser.text()
         assert browser.message() is None, browser.message()
-        row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{name}@localhost']]")
+        row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{jid((name,))}']]")
         assert display in row.text
 
     groupId, groupName = GROUP
@@ -385,12 +417,12 @@ def rosterItem(contact, other):
     return contact.call(read)
 
 
-def test_operatorBuildsSharedRosterGroup(team, daemon):
+def test_registeredCompanyBuildsSharedRosterGroup(team, daemon):
     """
-    The group the operator made with the forms shows both members and alice
-    as its supporter; alice and bob, logging in over XMPP, find each other
-    in their rosters under "Sales" with subscription both, and alice sees
-    bob come online.
+    The group the registered company's administrator made with the forms
+    shows both members and alice as its supporter; alice and bob, logging
+    in over XMPP on the company's domain, find each other in their rosters
+    under "Sales" with subscription both, and alice sees bob come online.
     """
     browser = team
     browser.open(f"/admin/groups/{GROUP[0]}")
@@ -429,13 +461,15 @@ def test_operatorBuildsSharedRosterGroup(team, daemon):
 #: Each main page: its name (for screenshots), its path, and words that
 #: show it is in German.
 PAGES = [
-    ("login", "/admin/login", ["Anmelden", "Adresse", "Passwort"]),
+    ("login", "/admin/login", ["Anmelden", "Adresse", "Passwort", "Firma registrieren"]),
+    ("register", "/admin/register", ["Firma registrieren", "Name der Firma", "Ihr Benutzername"]),
     ("users", "/admin/users", ["Benutzerverwaltung", "Benutzer anlegen", "Anzeigename"]),
     ("user", f"/admin/users/{quote(jid(ALICE))}", ["Anzeigename", "Firmenadministrator", "Passwort zurücksetzen"]),
     ("groups", "/admin/groups", ["Gruppenverwaltung", "Gruppe anlegen", "Gemeinsame Kontaktliste"]),
     ("group", f"/admin/groups/{GROUP[0]}", ["Mitglieder", "Mitglied hinzufügen", "Supportmitarbeiter"]),
     ("download", "/admin/download", ["Client verbinden", "Zertifikat-Fingerabdruck"]),
-    ("company", "/admin/company", ["Firma", "OpenMessenger-ID der Firma", "Nur eigene Firma"]),
+    ("company", "/admin/company", ["Firma", "OpenMessenger-ID der Firma", "Nur eigene Firma",
+                                   "Chat-Protokolle aufbewahren"]),
 ]
 
 #: The page's own words: headings, labels, buttons, table heads, links.
@@ -509,26 +543,27 @@ def test_pagesFitPhoneScreen(team, lang, tmp_path):
     assert not problems, "\n".join(problems)
 
 
-def test_hostileDisplayNameIsText(operator):
+def test_hostileDisplayNameIsText(companyAdmin):
     """
     A display name that is a script, entered in the create-user form, is
     shown as text on the users page and in the user's own form: no alert,
     no script element, escaped in the page source.
     """
-    browser = operator
+    browser = companyAdmin
+    mallory = jid(("mallory",))
     browser.open("/admin/users")
     browser.submit("/admin/users", {"name": "mallory", "display": HOSTILE, "password": "mallory-secret"})
     assert browser.message() is None, browser.message()
-    row = browser.driver.find_element(By.XPATH, "//main//tr[td/a[text()='mallory@localhost']]")
+    row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{mallory}']]")
     assert row.find_elements(By.TAG_NAME, "td")[1].text == HOSTILE
-    browser.follow("mallory@localhost")
+    browser.follow(mallory)
     assert browser.driver.find_element(By.NAME, "display").get_attribute("value") == HOSTILE
     # Saved again through the user's own form, it stays the same text.
-    browser.submit("/admin/users/mallory%40localhost", {"display": HOSTILE, "enabled": True})
+    browser.submit(f"/admin/users/{quote(mallory)}", {"display": HOSTILE, "enabled": True})
     assert browser.message() == "Saved.", browser.mainText()
     assert browser.driver.find_element(By.NAME, "display").get_attribute("value") == HOSTILE
 
-    for path in ("/admin/users", "/admin/users/mallory%40localhost"):
+    for path in ("/admin/users", f"/admin/users/{quote(mallory)}"):
         browser.open(path)
         assert browser.alert() is None, f"an alert on {path}"
         assert browser.driver.execute_script("return document.scripts.length") == 0, path
@@ -537,3 +572,22 @@ def test_hostileDisplayNameIsText(operator):
         assert HOSTILE not in html, path
         assert HOSTILE_ESCAPED in html, path
         assert HOSTILE_ESCAPED in browser.driver.page_source, path
+
+
+def test_operatorCompaniesPage(companyAdmin, tmp_path):
+    """
+    The operator's companies page lists the registered company as approved
+    and fits a phone screen; its screenshot is saved.  (Last: it logs the
+    browser in as the operator.)
+    """
+    browser = companyAdmin
+    logIn(browser, *OPERATOR)
+    try:
+        browser.resize(*PHONE)
+        browser.open("/admin/companies")
+        row = browser.driver.find_element(By.XPATH, f"//main//tr[td/a[text()='{COMPANY[0]}']]")
+        assert COMPANY[1] in row.text and DOMAIN in row.text and "approved" in row.text, row.text
+        assert browser.overflow() is None, browser.overflow()
+        browser.screenshot(os.path.join(screenshotDirectory(tmp_path), "admin-companies.png"))
+    finally:
+        browser.resize(*DESKTOP)

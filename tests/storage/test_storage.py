@@ -17,6 +17,7 @@ from openmessenger.storage.interfaces import (
     Credentials,
     Group,
     Profile,
+    Transcript,
     Supporter,
     LastActivity,
     NoSuchAccount,
@@ -305,7 +306,7 @@ class DirectoryStorageTestsMixin:
         Companies, groups, supporters and profiles come back as stored.
         """
         self.setUpDirectory()
-        acme = Company("acme", "ACME Inc.", ("example.com",), ownCompanyOnly=True)
+        acme = Company("acme", "ACME Inc.", ("example.com",), False, True, "dot", 30, 120, 600)
         sales = Group("sales", "acme", "Sales", True, ("alice@example.com", "bob@example.com"))
         alice = Supporter("acme", "alice@example.com", "alice", "Alice", 1, "sales")
         profile = Profile("bob@example.com", "Bob B.", False, True)
@@ -333,9 +334,14 @@ class DirectoryStorageTestsMixin:
         self.assertEqual(groups["sales"], Group("sales", "acme", "Sales!", False, ("bob@example.com",)))
         self.assertEqual(groups["ops"].members, ("bob@example.com",))
         self.successResultOf(self.store.putSupporter(Supporter("acme", "bob@example.com", "bob", "Bob")))
+        # Changing the company keeps what hangs on it.
+        self.successResultOf(self.store.putCompany(Company("acme", "ACME!", ("example.com",), retentionDays=7)))
+        self.assertEqual(len(self.successResultOf(self.store.loadDirectory()).groups), 2)
+        self.successResultOf(self.store.putTranscript(Transcript("c1", "acme", "acme", "Vera", started=1.0)))
         self.successResultOf(self.store.deleteCompany("acme"))
         snapshot = self.successResultOf(self.store.loadDirectory())
         self.assertEqual((snapshot.companies, snapshot.groups, snapshot.supporters), ((), (), ()))
+        self.assertIsNone(self.successResultOf(self.store.getTranscript("c1")))
 
     def test_membersMustExist(self):
         """
@@ -367,7 +373,7 @@ class TranscriptStorageTestsMixin:
         Chats are kept with their lines, listed newest first per company,
         updated, and deleted singly or by age.
         """
-        from openmessenger.storage.interfaces import Transcript, TranscriptLine
+        from openmessenger.storage.interfaces import TranscriptLine
 
         store = self.store
         first = Transcript("c1", "acme", "sales", "Vera", "vera@example.net",

@@ -449,6 +449,13 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
         self.assertEqual(self.post("/companies", {"id": "beta", "name": "Beta"})[0].code, 303)
         self.assertEqual(self.directory.companies["beta"].domains, ("beta.chat.example.com",))
         self.assertEqual(self.post("/companies", {"id": "x", "name": "X"})[0].code, 400)
+        html = self.get("/companies")[1]
+        self.assertIn('href="/admin/companies/acme/delete"', html)
+        self.assertNotIn('href="/admin/companies/example-com/delete"', html)
+        response, html = self.get("/companies/acme/delete")
+        self.assertIn("acme.chat.example.com", html)
+        self.assertIn("acme", self.directory.companies)
+        self.assertEqual(self.get("/companies/example-com/delete")[0].code, 403)
         self.assertEqual(self.post("/companies/acme/delete", {})[0].code, 303)
         self.assertNotIn("acme", self.directory.companies)
         self.assertFalse(self.server.core.accounts.exists("boss@acme.chat.example.com"))

@@ -323,8 +323,9 @@ class AdminRoutes:
         self.operatorOnly(session)
         companies = sorted(self.directory.companies.values(), key=lambda c: (c.approved, c.id))
         taken = {d for c in companies for d in c.domains}
+        own = self.directory.companyOf(session.user)
         return self.page(request, "companies.html", session, companies=companies, message=message,
-                         baseDomain=self.directory.baseDomain,
+                         baseDomain=self.directory.baseDomain, ownCompany=own.id if own else None,
                          freeDomains=[d for d in self.directory.domains.configured if d not in taken])
 
     @app.route("/companies", methods=["POST"])
@@ -353,15 +354,27 @@ class AdminRoutes:
         self.log.info("{operator} approved the company {id}", operator=session.user, id=companyId)
         return redirect(request, "/admin/companies")
 
+    def deletableCompany(self, session, companyId):
+        self.operatorOnly(session)
+        company = self.directory.companies.get(companyId)
+        if company is None:
+            raise NotFound()
+        if self.directory.companyOf(session.user) is company:
+            raise Forbidden()  # the operator's own company, with the operator's account
+        return company
+
+    @app.route("/companies/<companyId>/delete", methods=["GET"])
+    @guarded
+    def confirmDeleteCompany(self, request, session, companyId):
+        company = self.deletableCompany(session, companyId)
+        return self.page(request, "company-delete.html", session, company=company,
+                         automatic=[d for d in company.domains if d not in self.directory.domains.configured])
+
     @app.route("/companies/<companyId>/delete", methods=["POST"])
     @guarded
     @defer.inlineCallbacks
     def deleteCompany(self, request, session, companyId):
-        self.operatorOnly(session)
-        if companyId not in self.directory.companies:
-            raise NotFound()
-        if self.directory.companyOf(session.user) is self.directory.companies[companyId]:
-            raise Forbidden()  # the operator's own company, with the operator's account
+        self.deletableCompany(session, companyId)
         yield self.directory.removeCompany(companyId)
         self.log.info("{operator} deleted the company {id}", operator=session.user, id=companyId)
         return redirect(request, "/admin/companies")
