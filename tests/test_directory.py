@@ -130,6 +130,7 @@ class CompanyDomainTests(SynchronousTestCase):
         company = self.successResultOf(self.directory.addCompany("acme", "ACME"))
         self.assertEqual(company.domains, ("acme.chat.example.com",))
         self.assertIn("acme.chat.example.com", self.core.domains)
+        self.assertIn("visitors.acme.chat.example.com", self.core.router.routes)
         self.server.addUser("alice@acme.chat.example.com")
         self.server.addUser("bob@example.com")
         alice = self.server.login("alice@acme.chat.example.com")
@@ -169,6 +170,7 @@ class CompanyDomainTests(SynchronousTestCase):
         self.assertEqual(alice.streamError(), "not-authorized")
         self.assertFalse(self.core.accounts.exists("alice@acme.chat.example.com"))
         self.assertNotIn("acme.chat.example.com", self.core.domains)
+        self.assertNotIn("visitors.acme.chat.example.com", self.core.router.routes)
         bob = self.server.login("bob@example.com")
         bob.send("<message id='m' to='alice@acme.chat.example.com' type='chat'><body>hi</body></message>")
         error = bob.read()[0]
