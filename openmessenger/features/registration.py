@@ -44,6 +44,14 @@ class Registration:
         self.accounts = accounts
         self.throttle = AuthThrottle(maxPerAddress, window, clock)
 
+    def openOn(self, domain):
+        """
+        Whether strangers may make accounts on C{domain}: on configured
+        domains only; a company's own domain gets its users from its
+        administrators.
+        """
+        return domain in self.accounts.domains.configured
+
     def handle(self, iq, domain, address):
         """
         Answer a registration iq from an unauthenticated stream; fires with

@@ -271,7 +271,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                 mechanisms = features.addElement((NS_SASL, "mechanisms"))
                 for name in self.mechanisms():
                     mechanisms.addElement("mechanism", content=name)
-                if self.factory.registration is not None:
+                if self.registrationOpen():
                     features.addElement((NS_REGISTER_FEATURE, "register"))
         else:
             features.addElement((NS_BIND, "bind"))
@@ -282,6 +282,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         for element in self.factory.extraFeatures:
             features.addChild(element)
         return features
+
+    def registrationOpen(self):
+        registration = self.factory.registration
+        return registration is not None and registration.openOn(self.xmlstream.thisEntity.host)
 
     def mechanisms(self):
         if self.tls:
@@ -316,7 +320,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             self.smFailed("unexpected-request")
         elif (
             self.user is None
-            and self.factory.registration is not None
+            and self.registrationOpen()
             and uri == NS_CLIENT
             and name == "iq"
             and stanzas.child(element, NS_REGISTER, "query") is not None

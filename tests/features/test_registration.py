@@ -91,6 +91,26 @@ class InBandRegistrationTests(SynchronousTestCase):
         client.send(register("x", "y"))
         self.assertEqual(client.streamError(), "not-authorized")
 
+    def test_notOnCompanyDomains(self):
+        """
+        A company's automatic domain is not open to in-band registration:
+        not offered, not answered; the configured domain still is.
+        """
+        server = FakeServer(extra="[registration]\nenabled = true\n"
+                                  "[companies]\nbase_domain = chat.example.com\n")
+        server.core.directory.addCompany("acme", "ACME")
+        client = server.client()
+        client.startTLS()
+        client.send(header("acme.chat.example.com"))
+        self.assertIsNone(client.read()[1].register)
+        client.send(register("eve", "secret"))
+        self.assertEqual(client.streamError(), "not-authorized")
+        self.assertFalse(server.core.accounts.exists("eve@acme.chat.example.com"))
+        client = server.client()
+        client.startTLS()
+        client.send(header())
+        self.assertIsNotNone(client.read()[1].register)
+
 
 class AccountSettingsTests(SynchronousTestCase):
     def setUp(self):
