@@ -70,6 +70,8 @@ class Directory:
         self.supporters = {}
         self.profiles = {}
         self.membershipListeners = []
+        #: Public IDs being stored: taken already for anyone else asking.
+        self.reserved = set()
 
     def load(self, snapshot):
         self.companies = {c.id: c for c in snapshot.companies}
@@ -158,8 +160,20 @@ class Directory:
             raise DirectoryError(
                 f"{publicId!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit"
             )
-        if publicId in self.companies or publicId in self.groups:
+        if publicId in self.companies or publicId in self.groups or publicId in self.reserved:
             raise DirectoryError(f"{publicId!r} is taken")
+
+    @defer.inlineCallbacks
+    def storeNew(self, publicId, put):
+        """
+        Store a new company or group, its ID reserved meanwhile, so two
+        requests at once cannot both take it.
+        """
+        self.reserved.add(publicId)
+        try:
+            yield put()
+        finally:
+            self.reserved.discard(publicId)
 
     @defer.inlineCallbacks
     def addCompany(self, companyId, name, domains=(), approved=True):
@@ -180,7 +194,7 @@ class Directory:
             if owner is not None:
                 raise DirectoryError(f"{domain} belongs to {owner.id}")
         company = Company(companyId, name.strip() or companyId, domains, approved)
-        yield self.store.putCompany(company)
+        yield self.storeNew(companyId, lambda: self.store.putCompany(company))
         self.companies[companyId] = company
         for domain in domains:
             self.domains.add(domain)
@@ -263,7 +277,7 @@ class Directory:
         company = self.company(companyId)
         self.checkPublicId(groupId)
         group = Group(groupId, company.id, name.strip() or groupId, sharedRoster)
-        yield self.store.putGroup(group)
+        yield self.storeNew(groupId, lambda: self.store.putGroup(group))
         self.groups[groupId] = group
         return group
 

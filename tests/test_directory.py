@@ -2,6 +2,7 @@
 Tests for L{openmessenger.directory}.
 """
 
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.directory import DirectoryError, defaultCompanyId, ensureDefaultCompany
@@ -88,6 +89,22 @@ class DirectoryTests(SynchronousTestCase):
         self.successResultOf(self.server.core.accounts.delete("bob@example.com"))
         self.assertEqual((d.group("sales").members, d.supportersOf("acme")), ((), []))
 
+    def test_idTakenWhileBeingStored(self):
+        """
+        While a new company is being stored, its ID is taken already: two
+        requests at once cannot both have it.  A failed write frees it.
+        """
+        store = HeldStore()
+        directory = FakeServer(domains=("example.com", "example.org"), store=store).core.directory
+        first = directory.addCompany("acme", "ACME", ["example.com"])
+        self.fails(directory.addCompany("acme", "Other", ["example.org"]), "taken")
+        store.held.pop().callback(None)
+        self.assertEqual(self.successResultOf(first).name, "ACME")
+        failing = directory.addCompany("beta", "Beta", ["example.org"])
+        store.held.pop().errback(OSError("disk full"))
+        self.failureResultOf(failing, OSError)
+        self.assertNotIn("beta", directory.reserved)
+
     def test_removeCompany(self):
         """
         Removing a company removes its groups and supporters.
@@ -97,6 +114,21 @@ class DirectoryTests(SynchronousTestCase):
         self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob"))
         self.successResultOf(d.removeCompany("acme"))
         self.assertEqual((d.companies, d.groups, d.supporters), ({}, {}, {}))
+
+
+class HeldStore(MemoryStore):
+    """
+    Company writes wait until the test fires them.
+    """
+
+    def __init__(self):
+        MemoryStore.__init__(self)
+        self.held = []
+
+    def putCompany(self, company):
+        d = Deferred()
+        self.held.append(d)
+        return d.addCallback(lambda _: MemoryStore.putCompany(self, company))
 
 
 class DefaultCompanyTests(SynchronousTestCase):

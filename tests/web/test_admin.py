@@ -437,6 +437,20 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
         self.server.clock.advance(86400)
         self.assertEqual(self.register(id="gamma")[0].code, 200)
 
+    def test_openRegistration(self):
+        """
+        With open registration, the new company is approved at once and its
+        administrator is logged in.
+        """
+        self.makeClient(FakeServer(
+            domains=("example.com",),
+            extra="[companies]\nbase_domain = chat.example.com\nregistration = open\n",
+        ))
+        response, _ = self.register()
+        self.assertEqual((response.code, response.headers.getRawHeaders("location")), (303, ["/admin/"]))
+        self.assertTrue(self.directory.companies["acme"].approved)
+        self.assertIn("boss@acme.chat.example.com", self.get("/users")[1])
+
     def test_operatorCompanies(self):
         """
         Only operators see the companies page; they add companies (with an

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from klein import Klein
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from openmessenger.directory import DirectoryError
@@ -107,7 +107,7 @@ class AdminRoutes:
             the default on the company page.
         """
         self.registration = companies.registration
-        self.registrations = AuthThrottle(companies.max_per_ip, companies.window, clock or reactor)
+        self.registrations = AuthThrottle(companies.max_per_ip, companies.window, clock)
         self.retentionDays = retentionDays
         self.autoaway = autoaway
         self.transcripts = transcripts
