@@ -26,7 +26,7 @@ from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel.generic import FallbackHandler, VersionHandler
 from wokkel.ping import PingHandler
 
-from openmessenger.features.admin import adminCommands
+from openmessenger.features.admin import adminCommands, operatorNotifier
 from openmessenger.features.autoaway import AutoAwayHandler, AutoAwaySettingsCommand
 from openmessenger.features.blocking import BlockingHandler
 from openmessenger.features.carbons import CarbonsHandler
@@ -280,6 +280,7 @@ def makeService(options):
             connectionInfo(config, certificate), core.autoaway, config.http.public_url, reactor,
             trustedProxies=config.http.trusted_proxies, transcripts=store,
             companies=config.companies, retentionDays=config.visitorchat.retention_days,
+            notifyOperators=operatorNotifier(core.router.route, core.domains.primary, config.server.admins),
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)

@@ -180,6 +180,24 @@ class Announce(SessionsCommand):
         return defer.succeed(f"Sent to {sent} online resources.")
 
 
+def operatorNotifier(route, serverDomain, operators):
+    """
+    A function that tells every operator something in a message from the
+    server (kept offline for those not logged in).
+    """
+
+    def notify(text):
+        for operator in operators:
+            message = domish.Element((stanzas.NS_CLIENT, "message"))
+            message["from"] = serverDomain
+            message["to"] = operator
+            message["type"] = "normal"
+            message.addElement("body", content=text)
+            route(message)
+
+    return notify
+
+
 def adminCommands(admins, accounts, sessions):
     return [
         AddUser(admins, accounts),

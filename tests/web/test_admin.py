@@ -8,6 +8,7 @@ import re
 from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 
+from openmessenger.features.admin import operatorNotifier
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
@@ -32,7 +33,9 @@ class PagesClient:
         admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
                             server.config.server.admins, CONNECTION, core.autoaway, "https://om.example",
                             server.clock, transcripts=server.store, companies=server.config.companies,
-                            retentionDays=server.config.visitorchat.retention_days)
+                            retentionDays=server.config.visitorchat.retention_days,
+                            notifyOperators=operatorNotifier(core.router.route, core.domains.primary,
+                                                             server.config.server.admins))
         site = makeSite(admin, StatusResource(self.directory, core.availability, server.clock),
                         DemoResource(Pages(), "https://om.example"),
                         VisitorRoutes(Pages(), core.visitorChats))
@@ -396,7 +399,12 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
         then the admin manages the company's users.
         """
         self.assertIn("/admin/register", self.get("/login")[1])
+        root = self.server.login("root@example.com")
         response, html = self.register()
+        (message,) = root.read()
+        self.assertEqual((message["from"], message["type"]), ("example.com", "normal"))
+        self.assertEqual(str(message.body), "boss@acme.chat.example.com registered the company ACME <b>Ltd</b> "
+                         "(acme); it awaits your approval: https://om.example/admin/companies")
         self.assertEqual(response.code, 200)
         self.assertIn("once an operator has approved", html)
         company = self.directory.companies["acme"]

@@ -97,7 +97,7 @@ class AdminRoutes:
 
     def __init__(self, pages, accounts, directory, availability, operators, connection,
                  autoaway, publicURL="", clock=None, trustedProxies=(), transcripts=None,
-                 companies=CompaniesSection(), retentionDays=0):
+                 companies=CompaniesSection(), retentionDays=0, notifyOperators=lambda text: None):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
@@ -105,7 +105,9 @@ class AdminRoutes:
         @param companies: the C{[companies]} section: self-registration.
         @param retentionDays: the server's transcript retention, shown as
             the default on the company page.
+        @param notifyOperators: tells the operators a text (by XMPP).
         """
+        self.notifyOperators = notifyOperators
         self.registration = companies.registration
         self.registrations = AuthThrottle(companies.max_per_ip, companies.window, clock)
         self.retentionDays = retentionDays
@@ -306,6 +308,10 @@ class AdminRoutes:
         yield self.directory.setProfile(user, displayName=values.get("display", "")[:200], companyAdmin=True)
         self.log.info("{user} registered the company {id}{waiting}", user=user, id=companyId,
                       waiting="" if approved else "; it awaits approval")
+        self.notifyOperators(
+            f"{user} registered the company {company.name} ({company.id})"
+            + ("." if approved else f"; it awaits your approval: {self.publicURL}/admin/companies")
+        )
         if not approved:
             return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
                                      message="Registered. You can log in once an operator has approved your company.")
