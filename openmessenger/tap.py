@@ -4,6 +4,7 @@ C{twistd openmessenger}: options, and the one place where everything is
 built and wired together.
 """
 
+import gc
 import os
 import signal
 import socket
@@ -408,8 +409,21 @@ class ServerService(service.MultiService):
     def startService(self):
         service.MultiService.startService(self)
         listening = defer.gatherResults(list(self.ports.values()), consumeErrors=True)
-        listening.addCallback(lambda _: notifyReady(self.environ.get("NOTIFY_SOCKET")))
+        listening.addCallback(self.ready)
         listening.addErrback(lambda failure: None)  # start-up failed loudly already
+
+    def ready(self, ports):
+        """
+        Every listener is up: set the start-up objects aside for the
+        garbage collector, and tell the supervisor.
+        """
+        # Full collections stop the whole server for a time that grows with
+        # the heap; the start-up objects (a third of it with 1,000 open
+        # visitor chats) live for ever, so they need not be scanned again
+        # (bench/visitors.py: round trip p99 at 50 lines/s 65 -> 22 ms).
+        gc.collect()
+        gc.freeze()
+        notifyReady(self.environ.get("NOTIFY_SOCKET"))
 
     def listen(self, reactor, name, description, factory, where):
         try:

@@ -3,6 +3,7 @@ Tests for L{openmessenger.tap}: options, start-up preparation and the
 service tree, without running a reactor.
 """
 
+import gc
 import os
 import socket
 import tempfile
@@ -121,13 +122,16 @@ class ReadinessTests(SynchronousTestCase):
     def test_notifyOnceListening(self):
         """
         With C{NOTIFY_SOCKET} set (systemd C{Type=notify}), the server sends
-        C{READY=1} once every listener listens, not before.
+        C{READY=1} once every listener listens, not before; then it freezes
+        the start-up heap.
         """
         path = os.path.join(tempfile.mkdtemp(prefix="om-notify-"), "notify")
         supervisor = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.addCleanup(supervisor.close)
         supervisor.bind(path)
         supervisor.setblocking(False)
+        self.addCleanup(gc.unfreeze)
+        frozen = gc.get_freeze_count()
         top = tap.ServerService(None, environ={"NOTIFY_SOCKET": path})
         ports = [defer.Deferred(), defer.Deferred()]
         for name, listening in zip(["c2s", "http"], ports):
@@ -135,8 +139,11 @@ class ReadinessTests(SynchronousTestCase):
         top.startService()
         ports[0].callback(object())
         self.assertRaises(BlockingIOError, supervisor.recv, 100)
+        self.assertEqual(gc.get_freeze_count(), frozen)
         ports[1].callback(object())
         self.assertEqual(supervisor.recv(100), b"READY=1")
+        # The start-up objects are out of the garbage collector's way.
+        self.assertGreater(gc.get_freeze_count(), frozen)
 
 
 class SlowEndpoint:
