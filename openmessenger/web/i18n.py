@@ -133,6 +133,12 @@ GERMAN = {
     "awaiting approval": "wartet auf Freischaltung",
     "Approve": "Freischalten",
     "Add company": "Firma anlegen",
+    "Group": "Gruppe",
+    "the whole company": "die ganze Firma",
+    "The whole company": "Die ganze Firma",
+    "Remove from support staff": "Aus dem Support entfernen",
+    "The button of the whole company shows all its support staff; each group's page has its own.":
+        "Der Button der ganzen Firma zeigt alle Supportmitarbeiter; jede Gruppe hat auf ihrer Seite einen eigenen.",
     "The company, its groups, support staff and transcripts go; so do its accounts on these domains:":
         "Die Firma, ihre Gruppen, Supportmitarbeiter und Protokolle werden gelöscht, ebenso ihre Konten auf diesen Domains:",
     "Domain": "Domain",

@@ -207,6 +207,45 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         response, html = self.post("/groups", {"id": "Bad ID", "name": "x"})
         self.assertEqual(response.code, 400)
 
+    def test_companySupporterOnUserPage(self):
+        """
+        On a user's page an admin makes the user support staff of the whole
+        company, changes how visitors see them (a group's supporter stays
+        the group's) and removes them; the company page makes the code for
+        the whole company's button.  Another company's admin reaches none of
+        it.
+        """
+        self.login("boss@example.com")
+        response, html = self.post("/users/bob%40example.com/supporter", {"name": "<i>Bob</i>", "slug": "bob",
+                                                                         "position": "2"})
+        self.assertEqual(response.code, 404)  # bob is no user here
+        response, html = self.post("/users/boss%40example.com/supporter", {"name": "<i>Boss</i>", "slug": "chef",
+                                                                          "position": "2"})
+        self.assertEqual(response.code, 200)
+        self.assertIn("&lt;i&gt;Boss&lt;/i&gt;", html)
+        supporter = self.directory.supporters[("acme", "boss@example.com")]
+        self.assertEqual((supporter.slug, supporter.position, supporter.group), ("chef", 2, None))
+        self.assertEqual(self.post("/users/boss%40example.com/supporter", {"position": "x"})[0].code, 400)
+        html = self.get("/company")[1]
+        self.assertIn("The whole company", html)
+        self.assertIn("/status/acme.png", html)
+        self.assertIn('<option value="chef"', html)
+        self.assertIn("/status/acme/chef.png", self.get("/company?supporter=chef")[1])
+
+        self.post("/groups/sales/members", {"jid": "alice@example.com"})
+        self.post("/groups/sales/supporters", {"jid": "alice@example.com", "name": "Alice"})
+        self.post("/users/alice%40example.com/supporter", {"name": "Alice A.", "slug": "alice", "position": "1"})
+        self.assertEqual(self.directory.supporters[("acme", "alice@example.com")].group, "sales")
+
+        self.login("mallory@example.org")
+        self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 404)
+        self.assertEqual(self.post("/users/boss%40example.com/supporter?company=acme", {"name": "x"})[0].code, 404)
+        self.assertNotIn("chef", self.get("/company?company=acme")[1])
+        self.login("boss@example.com")
+        self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 200)
+        self.assertNotIn(("acme", "boss@example.com"), self.directory.supporters)
+        self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 404)
+
     def test_autoAwayIntervals(self):
         """
         The company admin sets a user's auto-away intervals (stored, shown,

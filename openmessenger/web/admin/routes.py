@@ -403,9 +403,11 @@ class AdminRoutes:
     def company(self, request, session, message=None):
         company = self.managedCompany(request, session)
         away, xa = self.autoaway.defaults
+        supporters = self.directory.supportersOf(company.id)
         return self.page(request, "company.html", session, company=company, message=message,
                          query=self.companyQuery(session, company), iconsets=iconart.ICONSETS,
-                         defaults={"retention": self.retentionDays, "away": away // 60, "xa": xa // 60})
+                         defaults={"retention": self.retentionDays, "away": away // 60, "xa": xa // 60},
+                         supporters=supporters, embed=self.embedCode(request, company, company.id, supporters))
 
     @app.route("/company", methods=["POST"])
     @guarded
@@ -486,6 +488,7 @@ class AdminRoutes:
         d = self.autoaway.storedIntervals(user)
         d.addCallback(lambda intervals: self.page(
             request, "user.html", session, company=company, jid=user,
+            supporter=self.directory.supporters.get((company.id, user)),
             profile=self.directory.profile(user), state=self.availability.stateOf(user),
             awayMinutes=intervals[0] // 60, xaMinutes=intervals[1] // 60,
             message=message, query=self.companyQuery(session, company),
@@ -539,6 +542,43 @@ class AdminRoutes:
             request.setResponseCode(400)
             return (yield self.user(request, jid=user, message="Use whole minutes."))
         yield self.autoaway.setIntervals(user, away * 60, xa * 60)
+        return (yield self.user(request, jid=user, message="Saved."))
+
+    @app.route("/users/<jid>/supporter", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def setSupporter(self, request, session, jid):
+        """
+        Make a user support staff of the company, or change how visitors
+        see them (a group's supporter stays the group's).
+        """
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        values = form(request)
+        current = self.directory.supporters.get((company.id, user))
+        try:
+            position = values.get("position", "0")
+            if not position.lstrip("-").isdigit():
+                raise ValueError("The order is a number.")
+            yield self.directory.addSupporter(
+                company.id, user, values.get("slug") or user.partition("@")[0],
+                values.get("name", "")[:200], int(position), current.group if current else None,
+            )
+        except ValueError as e:
+            request.setResponseCode(400)
+            return (yield self.user(request, jid=user, message=str(e)))
+        return (yield self.user(request, jid=user, message="Saved."))
+
+    @app.route("/users/<jid>/supporter/delete", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def removeUserSupporter(self, request, session, jid):
+        company = self.managedCompany(request, session)
+        user = self.companyUser(company, jid)
+        try:
+            yield self.directory.removeSupporter(company.id, user)
+        except DirectoryError:
+            raise NotFound() from None
         return (yield self.user(request, jid=user, message="Saved."))
 
     @app.route("/users/<jid>/delete", methods=["POST"])
@@ -598,17 +638,17 @@ class AdminRoutes:
         return self.page(request, "group.html", session, company=company, group=group,
                          members=members, supporters=supporters, message=message,
                          query=self.companyQuery(session, company),
-                         embed=self.embedCode(request, group, supporters),
+                         embed=self.embedCode(request, company, group.id, supporters),
                          iconsets=iconart.ICONSETS)
 
-    def embedCode(self, request, group, supporters):
+    def embedCode(self, request, company, publicId, supporters):
         """
-        The embed-code generator's choices (from the query) and its output.
+        The embed-code generator's choices (from the query) and its output,
+        for the button of a company or group (C{publicId}).
         """
         values = form(request)
         slugs = {s.slug for s in supporters}
         slug = values.get("supporter") if values.get("supporter") in slugs else None
-        company = self.directory.company(group.company)
         iconset = values.get("iconset") if values.get("iconset") in iconart.ICONSETS else company.iconSet
         lang = values.get("embedlang") if values.get("embedlang") in ("en", "de") else "en"
         parameters = []
@@ -616,8 +656,8 @@ class AdminRoutes:
             name, _, value = line.partition("=")
             if name.strip():
                 parameters.append((name.strip()[:64], value.strip()[:256]))
-        live, plain = embed.snippets(self.publicURL, group.id, slug, iconset, lang, parameters)
-        preview = embed.statusPath(group.id, slug) + f".png?iconset={iconset}&lang={lang}"
+        live, plain = embed.snippets(self.publicURL, publicId, slug, iconset, lang, parameters)
+        preview = embed.statusPath(publicId, slug) + f".png?iconset={iconset}&lang={lang}"
         return {"live": live, "plain": plain, "preview": preview, "supporter": slug or "",
                 "iconset": iconset, "lang": lang, "params": values.get("params", "")}
 
