@@ -311,7 +311,7 @@ def makeService(options):
         "fingerprint: {fingerprint}.  Create a user with: {ctl} --config "
         "{config} user add USER@{domain}",
         version=__version__,
-        domains=", ".join(config.server.domain),
+        domains=", ".join(config.server.domain) + companyDomains(core.domains),
         endpoint=config.c2s.endpoint,
         direct=config.c2s.direct_tls_endpoint or "nothing",
         fingerprint=tls.fingerprint(certificate),
@@ -440,6 +440,14 @@ class ServerService(service.MultiService):
         # stops start-up with an error instead of a log line.
         listener._raiseSynchronously = True
         listener.setServiceParent(self)
+
+
+def companyDomains(domains):
+    """
+    How many domains companies bring, for the start-up line.
+    """
+    brought = [d for d in domains if d not in domains.configured]
+    return f" and {len(brought)} company domains" if brought else ""
 
 
 def notifyReady(address):

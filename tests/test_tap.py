@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger import tap, tls
 from openmessenger.config import parseConfig
+from openmessenger.xmpp.domains import ServedDomains
 
 
 def configFile(text=""):
@@ -91,6 +92,17 @@ class MakeServiceTests(SynchronousTestCase):
                              "[companies]\nbase_domain = chat.example.com\n")
         tap.prepareDataDir(config)
         self.assertEqual(tls.certificateNames(certificate), ["example.com", "*.chat.example.com"])
+
+    def test_startLineCountsCompanyDomains(self):
+        """
+        The start-up line names the configured domains and counts those
+        companies brought.
+        """
+        domains = ServedDomains(("example.com",))
+        self.assertEqual(tap.companyDomains(domains), "")
+        domains.add("acme.chat.example.com")
+        domains.add("beta.chat.example.com")
+        self.assertEqual(tap.companyDomains(domains), " and 2 company domains")
 
     def test_noDirectTLS(self):
         """
