@@ -187,10 +187,19 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
 
     def test_operatorChoosesCompany(self):
         """
-        An operator manages any company.
+        An operator manages any company, and the navigation stays with the
+        company chosen; a company admin's links carry no company.
         """
         self.login("root@example.com")
-        self.assertIn("eve@example.org", self.get("/users?company=evil")[1])
+        html = self.get("/users?company=evil")[1]
+        self.assertIn("eve@example.org", html)
+        for page in ("users", "groups", "transcripts", "company"):
+            self.assertIn(f'href="/admin/{page}?company=evil"', html)
+        self.assertIn('href="/admin/companies"', html)
+        self.login("boss@example.com")
+        html = self.get("/users")[1]
+        self.assertIn('href="/admin/groups"', html)
+        self.assertNotIn('href="/admin/companies"', html)
 
     def test_groupsAndSupporters(self):
         """
