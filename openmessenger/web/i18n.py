@@ -133,6 +133,12 @@ GERMAN = {
     "awaiting approval": "wartet auf Freischaltung",
     "Approve": "Freischalten",
     "Add company": "Firma anlegen",
+    "Change your password": "Passwort ändern",
+    "Current password": "Bisheriges Passwort",
+    "Change password": "Passwort ändern",
+    "The current password is wrong.": "Das bisherige Passwort ist falsch.",
+    "It is the password of your XMPP account too: change it in your client as well.":
+        "Es ist auch das Passwort Ihres XMPP-Kontos: ändern Sie es auch in Ihrem Client.",
     "Group": "Gruppe",
     "the whole company": "die ganze Firma",
     "The whole company": "Die ganze Firma",

@@ -185,6 +185,28 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertIn("chat.example.com", html)
         self.assertIn("AB:CD", html)
 
+    def test_changeOwnPassword(self):
+        """
+        Every user changes their own password on the download page, knowing
+        the current one; wrong guesses count towards the login throttle;
+        the new password works for the web and XMPP.
+        """
+        self.login("alice@example.com")
+        response, html = self.post("/password", {"current": "wrong", "password": "new-secret"})
+        self.assertEqual(response.code, 403)
+        self.assertIn("The current password is wrong.", html)
+        self.assertEqual(self.post("/password", {"current": "pencil", "password": ""})[0].code, 400)
+        self.assertEqual(self.post("/password", {"current": "pencil", "password": "x"}, token=False)[0].code, 403)
+        response, html = self.post("/password", {"current": "pencil", "password": "new-secret"})
+        self.assertEqual(response.code, 200)
+        self.assertIn("Saved.", html)
+        self.assertEqual(self.login("alice@example.com", "new-secret").code, 303)
+        self.server.client().login("alice@example.com", "new-secret")
+        for _ in range(4):
+            self.post("/password", {"current": "wrong", "password": "x"})
+        response, _ = self.post("/password", {"current": "new-secret", "password": "x"})
+        self.assertEqual(response.code, 429)
+
     def test_operatorChoosesCompany(self):
         """
         An operator manages any company, and the navigation stays with the

@@ -818,6 +818,32 @@ class AdminRoutes:
 
     @app.route("/download", methods=["GET"])
     @guarded
-    def download(self, request, session):
-        return self.page(request, "download.html", session, jid=session.user,
+    def download(self, request, session, message=None):
+        return self.page(request, "download.html", session, jid=session.user, message=message,
                          company=self.directory.companyOf(session.user), **self.connection)
+
+    @app.route("/password", methods=["POST"])
+    @guarded
+    @defer.inlineCallbacks
+    def changePassword(self, request, session):
+        """
+        Everyone changes their own password, knowing the current one (as
+        for logging in, wrong guesses count towards the login throttle).
+        """
+        values = form(request)
+        address = clientAddress(request, self.trustedProxies)
+        if not self.throttle.allowed(address, session.user):
+            request.setResponseCode(429)
+            return self.download(request, message="Too many attempts; please wait a minute.")
+        credentials = yield self.accounts.getCredentials(session.user)
+        if credentials is None or not sasl.checkPassword(credentials, values.get("current", "")):
+            self.throttle.failed(address, session.user)
+            request.setResponseCode(403)
+            return self.download(request, message="The current password is wrong.")
+        try:
+            yield self.accounts.setPassword(session.user, values.get("password", ""))
+        except ValueError as e:
+            request.setResponseCode(400)
+            return self.download(request, message=str(e))
+        self.log.info("{user} changed their password on the web", user=session.user)
+        return self.download(request, message="Saved.")
