@@ -69,6 +69,8 @@ class Directory:
         self.groups = {}
         self.supporters = {}
         self.profiles = {}
+        #: Which company (ID) each domain belongs to.
+        self.domainOwners = {}
         self.membershipListeners = []
         #: Public IDs being stored: taken already for anyone else asking.
         self.reserved = set()
@@ -78,17 +80,15 @@ class Directory:
         self.groups = {g.id: g for g in snapshot.groups}
         self.supporters = {(s.company, s.jid): s for s in snapshot.supporters}
         self.profiles = {p.jid: p for p in snapshot.profiles}
-        for company in self.companies.values():
-            for domain in company.domains:
-                self.domains.add(domain)
+        self.domainOwners = {d: c.id for c in self.companies.values() for d in c.domains}
+        for domain in self.domainOwners:
+            self.domains.add(domain)
 
     # Reading
 
     def companyOfDomain(self, domain):
-        for company in self.companies.values():
-            if domain in company.domains:
-                return company
-        return None
+        # Asked for every login and every stanza between domains: by index.
+        return self.companies.get(self.domainOwners.get(domain))
 
     def companyOf(self, user):
         return self.companyOfDomain(user.rpartition("@")[2])
@@ -197,6 +197,7 @@ class Directory:
         yield self.storeNew(companyId, lambda: self.store.putCompany(company))
         self.companies[companyId] = company
         for domain in domains:
+            self.domainOwners[domain] = companyId
             self.domains.add(domain)
         return company
 
@@ -252,6 +253,7 @@ class Directory:
         for key in [k for k in self.supporters if k[0] == company.id]:
             del self.supporters[key]
         for domain in company.domains:
+            del self.domainOwners[domain]
             if domain not in self.domains.configured:
                 for user in (yield self.accounts.list(domain)):
                     yield self.accounts.delete(user)
