@@ -67,7 +67,9 @@ class Directory:
         self.baseDomain = baseDomain
         self.companies = {}
         self.groups = {}
-        self.supporters = {}
+        #: Support staff by company, then by account: a status button
+        #: looks at its own company's only.
+        self.staff = {}
         self.profiles = {}
         #: Which company (ID) each domain belongs to.
         self.domainOwners = {}
@@ -78,7 +80,9 @@ class Directory:
     def load(self, snapshot):
         self.companies = {c.id: c for c in snapshot.companies}
         self.groups = {g.id: g for g in snapshot.groups}
-        self.supporters = {(s.company, s.jid): s for s in snapshot.supporters}
+        self.staff = {}
+        for s in snapshot.supporters:
+            self.staff.setdefault(s.company, {})[s.jid] = s
         self.profiles = {p.jid: p for p in snapshot.profiles}
         self.domainOwners = {d: c.id for c in self.companies.values() for d in c.domains}
         for domain in self.domainOwners:
@@ -120,14 +124,18 @@ class Directory:
         owner = self.resolve(publicId)
         if owner is None:
             return []
-        if isinstance(owner, Company):
-            chosen = [s for s in self.supporters.values() if s.company == owner.id]
-        else:
-            chosen = [s for s in self.supporters.values() if s.group == owner.id]
+        staff = self.staff.get(getattr(owner, "company", owner.id), {}).values()
+        chosen = staff if isinstance(owner, Company) else [s for s in staff if s.group == owner.id]
         return sorted(
             (s for s in chosen if self.profile(s.jid).enabled and self.accounts.exists(s.jid)),
             key=lambda s: (s.position, s.name, s.jid),
         )
+
+    def supporter(self, companyId, user):
+        """
+        The L{Supporter} C{user} is for the company, or C{None}.
+        """
+        return self.staff.get(companyId, {}).get(user)
 
     def profile(self, user):
         return self.profiles.get(user) or Profile(user)
@@ -250,8 +258,7 @@ class Directory:
             yield self.removeGroup(group.id)
         yield self.store.deleteCompany(company.id)
         del self.companies[company.id]
-        for key in [k for k in self.supporters if k[0] == company.id]:
-            del self.supporters[key]
+        self.staff.pop(company.id, None)
         for domain in company.domains:
             del self.domainOwners[domain]
             if domain not in self.domains.configured:
@@ -301,8 +308,9 @@ class Directory:
         group = self.group(groupId)
         yield self.store.deleteGroup(groupId)
         del self.groups[groupId]
-        for key in [k for k, s in self.supporters.items() if s.group == groupId]:
-            del self.supporters[key]
+        staff = self.staff.get(group.company, {})
+        for user in [u for u, s in staff.items() if s.group == groupId]:
+            del staff[user]
         self.announce(group, (), group.members)
 
     @defer.inlineCallbacks
@@ -342,23 +350,23 @@ class Directory:
         self.checkMember(company, user)
         if not SLUG.match(slug or ""):
             raise DirectoryError(f"{slug!r}: slugs are a-z, 0-9, '.', '_' and '-'")
-        for other in self.supporters.values():
-            if other.company == company.id and other.slug == slug and other.jid != user:
+        for other in self.staff.get(company.id, {}).values():
+            if other.slug == slug and other.jid != user:
                 raise DirectoryError(f"the slug {slug!r} is taken in {company.id}")
         if groupId is not None and user not in self.group(groupId).members:
             raise DirectoryError(f"{user} is not a member of {groupId}")
         supporter = Supporter(company.id, user, slug, name.strip() or self.displayName(user),
                               int(position), groupId)
         yield self.store.putSupporter(supporter)
-        self.supporters[(company.id, user)] = supporter
+        self.staff.setdefault(company.id, {})[user] = supporter
         return supporter
 
     @defer.inlineCallbacks
     def removeSupporter(self, companyId, user):
-        if (companyId, user) not in self.supporters:
+        if self.supporter(companyId, user) is None:
             raise DirectoryError(f"{user} is not support staff of {companyId}")
         yield self.store.deleteSupporter(companyId, user)
-        del self.supporters[(companyId, user)]
+        del self.staff[companyId][user]
 
     @defer.inlineCallbacks
     def setProfile(self, user, **changes):
@@ -376,8 +384,8 @@ class Directory:
         Forget a deleted account (storage has dropped its rows already).
         """
         self.profiles.pop(user, None)
-        for key in [k for k in self.supporters if k[1] == user]:
-            del self.supporters[key]
+        for staff in self.staff.values():
+            staff.pop(user, None)
         for group in list(self.groups.values()):
             if user in group.members:
                 self.groups[group.id] = replace(

@@ -113,7 +113,7 @@ class DirectoryTests(SynchronousTestCase):
         self.successResultOf(d.addGroup("sales", "acme", "Sales"))
         self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob"))
         self.successResultOf(d.removeCompany("acme"))
-        self.assertEqual((d.companies, d.groups, d.supporters), ({}, {}, {}))
+        self.assertEqual((d.companies, d.groups, d.staff), ({}, {}, {}))
 
 
 class HeldStore(MemoryStore):

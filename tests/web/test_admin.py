@@ -254,7 +254,7 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
                                                                           "position": "2"})
         self.assertEqual(response.code, 200)
         self.assertIn("&lt;i&gt;Boss&lt;/i&gt;", html)
-        supporter = self.directory.supporters[("acme", "boss@example.com")]
+        supporter = self.directory.supporter("acme", "boss@example.com")
         self.assertEqual((supporter.slug, supporter.position, supporter.group), ("chef", 2, None))
         self.assertEqual(self.post("/users/boss%40example.com/supporter", {"position": "x"})[0].code, 400)
         html = self.get("/company")[1]
@@ -266,7 +266,7 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.post("/groups/sales/members", {"jid": "alice@example.com"})
         self.post("/groups/sales/supporters", {"jid": "alice@example.com", "name": "Alice"})
         self.post("/users/alice%40example.com/supporter", {"name": "Alice A.", "slug": "alice", "position": "1"})
-        self.assertEqual(self.directory.supporters[("acme", "alice@example.com")].group, "sales")
+        self.assertEqual(self.directory.supporter("acme", "alice@example.com").group, "sales")
 
         self.login("mallory@example.org")
         self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 404)
@@ -274,7 +274,7 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertNotIn("chef", self.get("/company?company=acme")[1])
         self.login("boss@example.com")
         self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 200)
-        self.assertNotIn(("acme", "boss@example.com"), self.directory.supporters)
+        self.assertIsNone(self.directory.supporter("acme", "boss@example.com"))
         self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 404)
 
     def test_autoAwayIntervals(self):

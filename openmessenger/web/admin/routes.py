@@ -488,7 +488,7 @@ class AdminRoutes:
         d = self.autoaway.storedIntervals(user)
         d.addCallback(lambda intervals: self.page(
             request, "user.html", session, company=company, jid=user,
-            supporter=self.directory.supporters.get((company.id, user)),
+            supporter=self.directory.supporter(company.id, user),
             profile=self.directory.profile(user), state=self.availability.stateOf(user),
             awayMinutes=intervals[0] // 60, xaMinutes=intervals[1] // 60,
             message=message, query=self.companyQuery(session, company),
@@ -555,7 +555,7 @@ class AdminRoutes:
         company = self.managedCompany(request, session)
         user = self.companyUser(company, jid)
         values = form(request)
-        current = self.directory.supporters.get((company.id, user))
+        current = self.directory.supporter(company.id, user)
         try:
             position = values.get("position", "0")
             if not position.lstrip("-").isdigit():
