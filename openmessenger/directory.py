@@ -73,13 +73,18 @@ class Directory:
         self.profiles = {}
         #: Which company (ID) each domain belongs to.
         self.domainOwners = {}
+        #: The IDs of each user's groups: rosters ask on every presence.
+        self.memberships = {}
         self.membershipListeners = []
         #: Public IDs being stored: taken already for anyone else asking.
         self.reserved = set()
 
     def load(self, snapshot):
         self.companies = {c.id: c for c in snapshot.companies}
-        self.groups = {g.id: g for g in snapshot.groups}
+        self.groups = {}
+        self.memberships = {}
+        for group in snapshot.groups:
+            self.keepGroup(group.id, group)
         self.staff = {}
         for s in snapshot.supporters:
             self.staff.setdefault(s.company, {})[s.jid] = s
@@ -114,7 +119,20 @@ class Directory:
         return f"{companyId}.{self.baseDomain}" if self.baseDomain else None
 
     def groupsOf(self, user):
-        return [g for g in self.groups.values() if user in g.members]
+        return [self.groups[g] for g in sorted(self.memberships.get(user, ()))]
+
+    def keepGroup(self, groupId, group):
+        """
+        Make C{group} the one with C{groupId} in memory (C{None}: none),
+        keeping the membership index in step.
+        """
+        old = self.groups.pop(groupId, None)
+        for member in old.members if old else ():
+            self.memberships[member].discard(groupId)
+        if group is not None:
+            self.groups[groupId] = group
+            for member in group.members:
+                self.memberships.setdefault(member, set()).add(groupId)
 
     def supportersOf(self, publicId):
         """
@@ -287,7 +305,7 @@ class Directory:
         self.checkPublicId(groupId)
         group = Group(groupId, company.id, name.strip() or groupId, sharedRoster)
         yield self.storeNew(groupId, lambda: self.store.putGroup(group))
-        self.groups[groupId] = group
+        self.keepGroup(groupId, group)
         return group
 
     @defer.inlineCallbacks
@@ -295,7 +313,7 @@ class Directory:
         group = self.group(groupId)
         changed = replace(group, name=name.strip() or group.id, sharedRoster=sharedRoster)
         yield self.store.putGroup(changed)
-        self.groups[groupId] = changed
+        self.keepGroup(groupId, changed)
         # Members see the new name, or each other appear or disappear.
         for listener in self.membershipListeners:
             if group.sharedRoster:
@@ -307,7 +325,7 @@ class Directory:
     def removeGroup(self, groupId):
         group = self.group(groupId)
         yield self.store.deleteGroup(groupId)
-        del self.groups[groupId]
+        self.keepGroup(groupId, None)
         staff = self.staff.get(group.company, {})
         for user in [u for u, s in staff.items() if s.group == groupId]:
             del staff[user]
@@ -325,7 +343,7 @@ class Directory:
             self.checkMember(company, member)
         changed = replace(group, members=members)
         yield self.store.putGroup(changed)
-        self.groups[groupId] = changed
+        self.keepGroup(groupId, changed)
         added = [m for m in members if m not in group.members]
         removed = [m for m in group.members if m not in members]
         self.announce(changed, added, removed)
@@ -386,8 +404,6 @@ class Directory:
         self.profiles.pop(user, None)
         for staff in self.staff.values():
             staff.pop(user, None)
-        for group in list(self.groups.values()):
-            if user in group.members:
-                self.groups[group.id] = replace(
-                    group, members=tuple(m for m in group.members if m != user)
-                )
+        for group in self.groupsOf(user):
+            self.keepGroup(group.id, replace(group, members=tuple(m for m in group.members if m != user)))
+        self.memberships.pop(user, None)

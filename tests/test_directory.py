@@ -78,6 +78,28 @@ class DirectoryTests(SynchronousTestCase):
         snapshot = self.successResultOf(self.server.store.loadDirectory())
         self.assertEqual([g.members for g in snapshot.groups], [("bob@example.com",)])
 
+    def test_groupsOf(self):
+        """
+        A user's groups follow every change: members added and removed, a
+        rename, a deleted group, a deleted account, a reload.
+        """
+        d = self.directory
+        self.successResultOf(d.addGroup("sales", "acme", "Sales"))
+        self.successResultOf(d.addGroup("ops", "acme", "Ops"))
+        self.successResultOf(d.setMembers("sales", ["alice@example.com", "bob@example.com"]))
+        self.successResultOf(d.addMember("ops", "alice@example.com"))
+        self.successResultOf(d.renameGroup("ops", "Operations", True))
+        groups = lambda user: [(g.id, g.name) for g in d.groupsOf(user)]  # noqa: E731
+        self.assertEqual(groups("alice@example.com"), [("ops", "Operations"), ("sales", "Sales")])
+        self.successResultOf(d.removeMember("sales", "alice@example.com"))
+        self.assertEqual(groups("alice@example.com"), [("ops", "Operations")])
+        self.successResultOf(d.removeGroup("ops"))
+        self.assertEqual(groups("alice@example.com"), [])
+        d.load(self.successResultOf(self.server.store.loadDirectory()))
+        self.assertEqual(groups("bob@example.com"), [("sales", "Sales")])
+        self.successResultOf(self.server.core.accounts.delete("bob@example.com"))
+        self.assertEqual((groups("bob@example.com"), d.group("sales").members), ([], ()))
+
     def test_accountDeleted(self):
         """
         A deleted account leaves groups and support staff.
