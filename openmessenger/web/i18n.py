@@ -133,6 +133,8 @@ GERMAN = {
     "awaiting approval": "wartet auf Freischaltung",
     "Approve": "Freischalten",
     "Add company": "Firma anlegen",
+    "Yes, delete for good": "Ja, endgültig löschen",
+    "Nothing was deleted: tick the box to confirm.": "Nichts wurde gelöscht: bitte zur Bestätigung ankreuzen.",
     "Change your password": "Passwort ändern",
     "Current password": "Bisheriges Passwort",
     "Change password": "Passwort ändern",

@@ -146,7 +146,11 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         client.startTLS()
         failure = client.authenticate("alice@example.com")
         self.assertEqual(failure.firstChildElement().name, "account-disabled")
-        response, _ = self.post("/users/alice%40example.com/delete", {})
+        response, html = self.post("/users/alice%40example.com/delete", {})
+        self.assertEqual(response.code, 400)
+        self.assertIn("tick the box to confirm", html)
+        self.assertTrue(self.server.core.accounts.exists("alice@example.com"))
+        response, _ = self.post("/users/alice%40example.com/delete", {"confirm": "on"})
         self.assertEqual(response.code, 303)
         self.assertFalse(self.server.core.accounts.exists("alice@example.com"))
 
@@ -163,9 +167,9 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         for path, data in [
             ("/users/alice%40example.com", {"display": "pwned"}),
             ("/users/alice%40example.com/password", {"password": "pwned"}),
-            ("/users/alice%40example.com/delete", {}),
+            ("/users/alice%40example.com/delete", {"confirm": "on"}),
             ("/groups/sales/members", {"jid": "eve@example.org"}),
-            ("/groups/sales/delete", {}),
+            ("/groups/sales/delete", {"confirm": "on"}),
         ]:
             self.assertIn(self.post(path, data)[0].code, (403, 404), path)
         self.post("/users?company=acme", {"name": "x", "password": "y"})
@@ -237,6 +241,10 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertEqual([s.jid for s in self.directory.supportersOf("support")], ["alice@example.com"])
         response, html = self.post("/groups", {"id": "Bad ID", "name": "x"})
         self.assertEqual(response.code, 400)
+        self.assertEqual(self.post("/groups/support/delete", {})[0].code, 400)
+        self.assertIn("support", self.directory.groups)
+        self.assertEqual(self.post("/groups/support/delete", {"confirm": "on"})[0].code, 303)
+        self.assertNotIn("support", self.directory.groups)
 
     def test_companySupporterOnUserPage(self):
         """
@@ -344,8 +352,10 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertEqual(jsonlib.loads(self.get("/transcripts/c1/export?format=json")[1])["parameters"], {"Order": "4711"})
         self.assertNotIn("<script>alert", self.get("/transcripts/c1/export?format=html")[1])
         self.assertEqual(self.get("/transcripts/c2")[0].code, 404)
-        self.assertEqual(self.post("/transcripts/c2/delete", {})[0].code, 404)
-        self.assertEqual(self.post("/transcripts/c1/delete", {})[0].code, 303)
+        self.assertEqual(self.post("/transcripts/c2/delete", {"confirm": "on"})[0].code, 404)
+        self.assertEqual(self.post("/transcripts/c1/delete", {})[0].code, 400)
+        self.assertIsNotNone(store.getTranscript("c1").result)
+        self.assertEqual(self.post("/transcripts/c1/delete", {"confirm": "on"})[0].code, 303)
         self.assertIsNone(store.getTranscript("c1").result)
 
     def test_firstRunSetup(self):

@@ -53,6 +53,19 @@ def form(request):
     }
 
 
+def confirmed(request):
+    """
+    Whether an irreversible change was confirmed (the form's check box,
+    which browsers require before sending).
+    """
+    if form(request).get("confirm") != "on":
+        raise NotConfirmed()
+
+
+class NotConfirmed(Exception):
+    pass
+
+
 def redirect(request, path):
     request.setResponseCode(303)
     request.setHeader(b"location", path.encode("utf-8"))
@@ -82,6 +95,10 @@ def guarded(handler):
             if failure.check(Forbidden):
                 request.setResponseCode(403)
                 return self.page(request, "message.html", session, message="You may not do this.")
+            if failure.check(NotConfirmed):
+                request.setResponseCode(400)
+                return self.page(request, "message.html", session,
+                                 message="Nothing was deleted: tick the box to confirm.")
             return failure
 
         return d.addErrback(failed)
@@ -589,6 +606,7 @@ class AdminRoutes:
         user = self.companyUser(company, jid)
         if user == session.user:
             raise Forbidden()
+        confirmed(request)
         try:
             yield self.accounts.delete(user)
         except NoSuchAccount:
@@ -689,6 +707,7 @@ class AdminRoutes:
     def deleteGroup(self, request, session, groupId):
         company = self.managedCompany(request, session)
         group = self.companyGroup(company, groupId)
+        confirmed(request)
         yield self.directory.removeGroup(group.id)
         return redirect(request, "/admin/groups" + self.companyQuery(session, company))
 
@@ -811,6 +830,7 @@ class AdminRoutes:
     def deleteTranscript(self, request, session, chatId):
         company = self.managedCompany(request, session)
         chat, lines = yield self.companyTranscript(company, chatId)
+        confirmed(request)
         yield self.transcripts.deleteTranscript(chat.id)
         return redirect(request, "/admin/transcripts" + self.companyQuery(session, company))
 
