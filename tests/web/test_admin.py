@@ -312,6 +312,23 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertIn('src="/status/sales/alice.png?iconset=button&amp;lang=de"', html)
         self.assertIn("&lt;script&gt;", html)
 
+    def test_hostileNamesEverywhere(self):
+        """
+        A script as a group's name and as a supporter's name is text on
+        every page that shows it.
+        """
+        self.login("boss@example.com")
+        self.post("/groups", {"id": "evil-group", "name": "<script>alert(2)</script>", "shared": "on"})
+        self.post("/groups/evil-group/members", {"jid": "alice@example.com"})
+        self.post("/groups/evil-group/supporters", {"jid": "alice@example.com", "name": "<script>alert(3)</script>"})
+        self.assertEqual(self.directory.group("evil-group").name, "<script>alert(2)</script>")
+        for path in ["/groups", "/groups/evil-group", "/users/alice%40example.com", "/company",
+                     "/groups/evil-group?supporter=alice"]:
+            response, html = self.get(path)
+            self.assertEqual(response.code, 200, path)
+            self.assertNotIn("<script>alert(", html, path)
+            self.assertIn("&lt;script&gt;alert(", html, path)
+
     def test_demoPage(self):
         """
         The demo page embeds the button with its refresh script, allowed by
