@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from twisted.internet import defer
 
+from openmessenger.messages import Message
 from openmessenger.storage.interfaces import Company, Group, Profile, RosterItem, Supporter
 from openmessenger.web.iconart import ICONSETS
 
@@ -23,8 +24,12 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 
 class DirectoryError(ValueError):
     """
-    A change that would break the directory's rules; the message says which.
+    A change that would break the directory's rules; the message (a
+    L{Message}) says which.
     """
+
+    def __init__(self, template, **values):
+        ValueError.__init__(self, Message(template, **values))
 
 
 def defaultCompanyId(domain):
@@ -184,10 +189,10 @@ class Directory:
     def checkPublicId(self, publicId):
         if not PUBLIC_ID.match(publicId or ""):
             raise DirectoryError(
-                f"{publicId!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit"
+                "{id!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit", id=publicId
             )
         if publicId in self.companies or publicId in self.groups or publicId in self.reserved:
-            raise DirectoryError(f"{publicId!r} is taken")
+            raise DirectoryError("{id!r} is taken", id=publicId)
 
     @defer.inlineCallbacks
     def storeNew(self, publicId, put):
@@ -215,10 +220,10 @@ class Directory:
             raise DirectoryError("name a domain: no [companies] base_domain is set for automatic ones")
         for domain in domains:
             if domain not in self.domains.configured and domain != automatic:
-                raise DirectoryError(f"{domain} is not a domain served here")
+                raise DirectoryError("{domain} is not a domain served here", domain=domain)
             owner = self.companyOfDomain(domain)
             if owner is not None:
-                raise DirectoryError(f"{domain} belongs to {owner.id}")
+                raise DirectoryError("{domain} belongs to {company}", domain=domain, company=owner.id)
         company = Company(companyId, name.strip() or companyId, domains, approved)
         yield self.storeNew(companyId, lambda: self.store.putCompany(company))
         self.companies[companyId] = company
@@ -230,7 +235,7 @@ class Directory:
     @defer.inlineCallbacks
     def approveCompany(self, companyId):
         if self.company(companyId).approved:
-            raise DirectoryError(f"{companyId} is approved already")
+            raise DirectoryError("{company} is approved already", company=companyId)
         return (yield self.setCompany(companyId, approved=True))
 
     @defer.inlineCallbacks
@@ -242,7 +247,7 @@ class Directory:
         if not company.name.strip():
             raise DirectoryError("a company needs a name")
         if company.iconSet not in ICONSETS:
-            raise DirectoryError(f"{company.iconSet!r}: the icon sets are {', '.join(ICONSETS)}")
+            raise DirectoryError("{name!r}: the icon sets are {sets}", name=company.iconSet, sets=", ".join(ICONSETS))
         if company.retentionDays is not None and not 0 <= company.retentionDays <= 36500:
             raise DirectoryError("keep transcripts 0 (for ever) to 36500 days")
         if (company.awayAfter is None) != (company.xaAfter is None) or (
@@ -256,13 +261,13 @@ class Directory:
     def company(self, companyId):
         company = self.companies.get(companyId)
         if company is None:
-            raise DirectoryError(f"there is no company {companyId!r}")
+            raise DirectoryError("there is no company {company!r}", company=companyId)
         return company
 
     def group(self, groupId):
         group = self.groups.get(groupId)
         if group is None:
-            raise DirectoryError(f"there is no group {groupId!r}")
+            raise DirectoryError("there is no group {group!r}", group=groupId)
         return group
 
     @defer.inlineCallbacks
@@ -295,9 +300,9 @@ class Directory:
 
     def checkMember(self, company, user):
         if not self.accounts.exists(user):
-            raise DirectoryError(f"there is no account {user}")
+            raise DirectoryError("there is no account {user}", user=user)
         if user.rpartition("@")[2] not in company.domains:
-            raise DirectoryError(f"{user} is not a user of {company.id}")
+            raise DirectoryError("{user} is not a user of {company}", user=user, company=company.id)
 
     @defer.inlineCallbacks
     def addGroup(self, groupId, companyId, name, sharedRoster=True):
@@ -354,7 +359,7 @@ class Directory:
     def removeMember(self, groupId, user):
         group = self.group(groupId)
         if user not in group.members:
-            raise DirectoryError(f"{user} is not in {groupId}")
+            raise DirectoryError("{user} is not in {group}", user=user, group=groupId)
         return self.setMembers(groupId, tuple(m for m in group.members if m != user))
 
     def announce(self, group, added, removed):
@@ -367,12 +372,12 @@ class Directory:
         company = self.company(companyId)
         self.checkMember(company, user)
         if not SLUG.match(slug or ""):
-            raise DirectoryError(f"{slug!r}: slugs are a-z, 0-9, '.', '_' and '-'")
+            raise DirectoryError("{slug!r}: slugs are a-z, 0-9, '.', '_' and '-'", slug=slug)
         for other in self.staff.get(company.id, {}).values():
             if other.slug == slug and other.jid != user:
-                raise DirectoryError(f"the slug {slug!r} is taken in {company.id}")
+                raise DirectoryError("the slug {slug!r} is taken in {company}", slug=slug, company=company.id)
         if groupId is not None and user not in self.group(groupId).members:
-            raise DirectoryError(f"{user} is not a member of {groupId}")
+            raise DirectoryError("{user} is not a member of {group}", user=user, group=groupId)
         supporter = Supporter(company.id, user, slug, name.strip() or self.displayName(user),
                               int(position), groupId)
         yield self.store.putSupporter(supporter)
@@ -382,14 +387,14 @@ class Directory:
     @defer.inlineCallbacks
     def removeSupporter(self, companyId, user):
         if self.supporter(companyId, user) is None:
-            raise DirectoryError(f"{user} is not support staff of {companyId}")
+            raise DirectoryError("{user} is not support staff of {company}", user=user, company=companyId)
         yield self.store.deleteSupporter(companyId, user)
         del self.staff[companyId][user]
 
     @defer.inlineCallbacks
     def setProfile(self, user, **changes):
         if not self.accounts.exists(user):
-            raise DirectoryError(f"there is no account {user}")
+            raise DirectoryError("there is no account {user}", user=user)
         profile = replace(self.profile(user), **changes)
         yield self.store.putProfile(profile)
         self.profiles[user] = profile

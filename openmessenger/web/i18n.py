@@ -5,6 +5,8 @@ English text; the language comes from C{?lang=}, then a cookie the admin
 pages set, then C{Accept-Language}.
 """
 
+from openmessenger.messages import Message
+
 LANGUAGES = ("en", "de")
 
 GERMAN = {
@@ -133,6 +135,37 @@ GERMAN = {
     "awaiting approval": "wartet auf Freischaltung",
     "Approve": "Freischalten",
     "Add company": "Firma anlegen",
+    # Messages with values (openmessenger.messages).
+    "{id!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit":
+        "{id!r}: IDs bestehen aus 2 bis 32 Zeichen a-z, 0-9 und '-' und beginnen mit einem Buchstaben oder einer Ziffer",
+    "{id!r} is taken": "{id!r} ist schon vergeben",
+    "name a domain: no [companies] base_domain is set for automatic ones":
+        "Bitte eine Domain angeben: für automatische ist kein [companies] base_domain gesetzt",
+    "{domain} is not a domain served here": "{domain} ist keine Domain dieses Servers",
+    "{domain} belongs to {company}": "{domain} gehört zu {company}",
+    "{company} is approved already": "{company} ist schon freigeschaltet",
+    "a company needs a name": "Eine Firma braucht einen Namen",
+    "{name!r}: the icon sets are {sets}": "{name!r}: die Symbolsätze sind {sets}",
+    "keep transcripts 0 (for ever) to 36500 days": "Protokolle 0 (unbegrenzt) bis 36500 Tage aufbewahren",
+    "auto-away: away after 1 minute or more, extended away later, within a day":
+        "Automatisch abwesend: kurz abwesend nach mindestens 1 Minute, länger abwesend später, innerhalb eines Tages",
+    "there is no company {company!r}": "Es gibt keine Firma {company!r}",
+    "there is no group {group!r}": "Es gibt keine Gruppe {group!r}",
+    "there is no account {user}": "Es gibt kein Konto {user}",
+    "{user} is not a user of {company}": "{user} ist kein Benutzer von {company}",
+    "{user} is not in {group}": "{user} ist nicht in {group}",
+    "{slug!r}: slugs are a-z, 0-9, '.', '_' and '-'": "{slug!r}: URL-Namen bestehen aus a-z, 0-9, '.', '_' und '-'",
+    "the slug {slug!r} is taken in {company}": "Der URL-Name {slug!r} ist in {company} schon vergeben",
+    "{user} is not a member of {group}": "{user} ist kein Mitglied von {group}",
+    "{user} is not support staff of {company}": "{user} ist kein Supportmitarbeiter von {company}",
+    "{address!r} is not a valid address: {why}": "{address!r} ist keine gültige Adresse: {why}",
+    "{address!r} is not an account address (user@domain)": "{address!r} ist keine Kontoadresse (benutzer@domain)",
+    "password not allowed: {why}": "Passwort nicht erlaubt: {why}",
+    "the password must not be empty": "Das Passwort darf nicht leer sein",
+    "{name!r} is not a valid user name": "{name!r} ist kein gültiger Benutzername",
+    "The order is a number.": "Die Reihenfolge ist eine Zahl.",
+    "Use whole numbers.": "Bitte ganze Zahlen angeben.",
+    "This account exists already.": "Dieses Konto gibt es schon.",
     "Yes, delete for good": "Ja, endgültig löschen",
     "Nothing was deleted: tick the box to confirm.": "Nichts wurde gelöscht: bitte zur Bestätigung ankreuzen.",
     "Change your password": "Passwort ändern",
@@ -187,4 +220,10 @@ def translator(language):
     The function that translates English text into C{language}.
     """
     catalogue = CATALOGUES.get(language, {})
-    return lambda text: catalogue.get(text, text)
+
+    def translate(text):
+        if isinstance(text, Message):
+            return text.translated(catalogue)
+        return catalogue.get(text, text)
+
+    return translate

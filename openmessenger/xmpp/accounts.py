@@ -10,6 +10,7 @@ the control channel of C{openmessenger-ctl}.
 
 from twisted.internet import defer
 
+from openmessenger.messages import Message
 from openmessenger.storage.interfaces import NoSuchAccount
 from openmessenger.xmpp import jids, sasl
 
@@ -55,11 +56,11 @@ class AccountManager:
         try:
             jid = jids.parse(address)
         except jids.InvalidJID as e:
-            raise ValueError(f"{address!r} is not a valid address: {e}") from None
+            raise ValueError(Message("{address!r} is not a valid address: {why}", address=address, why=e)) from None
         if not jid.user or jid.resource:
-            raise ValueError(f"{address!r} is not an account address (user@domain)")
+            raise ValueError(Message("{address!r} is not an account address (user@domain)", address=address))
         if jid.host not in self.domains:
-            raise ValueError(f"{jid.host} is not a domain served here")
+            raise ValueError(Message("{domain} is not a domain served here", domain=jid.host))
         return jid.userhost()
 
     @defer.inlineCallbacks

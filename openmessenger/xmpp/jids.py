@@ -14,6 +14,8 @@ import functools
 
 from twisted.words.protocols.jabber.jid import JID, InvalidFormat, prep
 
+from openmessenger.messages import Message
+
 MAX_PART_BYTES = 1023
 
 
@@ -87,5 +89,5 @@ def prepUser(text: str) -> str:
     @raise InvalidJID: if it is not a valid localpart.
     """
     if not text or "@" in text or "/" in text:
-        raise InvalidJID(f"{text!r} is not a valid user name")
+        raise InvalidJID(Message("{name!r} is not a valid user name", name=text))
     return parse(f"{text}@localhost").user

@@ -16,6 +16,7 @@ import os
 import scramp
 from scramp.utils import saslprep
 
+from openmessenger.messages import Message
 from openmessenger.storage.interfaces import Credentials, ScramKeys
 
 # In order of preference: the strongest first.
@@ -51,7 +52,7 @@ def makeCredentials(password: str, iterations: int = DEFAULT_ITERATIONS) -> Cred
                 name
             ).make_auth_info(password, iteration_count=iterations)
         except scramp.ScramException as e:
-            raise ValueError(f"password not allowed: {e}") from None
+            raise ValueError(Message("password not allowed: {why}", why=e)) from None
         keys[name] = ScramKeys(salt, storedKey, serverKey, count)
     return Credentials(keys=keys)
 

@@ -412,6 +412,13 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertIn("Benutzerverwaltung", html)
         self.assertIn('lang="de"', html)
         self.assertIn("Users", self.get("/users?lang=en")[1])
+        # Errors with values are German too, the values filled in.
+        self.get("/groups?lang=de")
+        response, html = self.post("/groups", {"id": "sales", "name": "Clash"})
+        self.assertEqual(response.code, 400)
+        self.assertIn("&#39;sales&#39; ist schon vergeben", html)
+        self.get("/groups?lang=en")
+        self.assertIn("&#39;sales&#39; is taken", self.post("/groups", {"id": "sales", "name": "Clash"})[1])
 
     def test_companySettings(self):
         """

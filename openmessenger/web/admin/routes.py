@@ -20,6 +20,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from openmessenger.directory import DirectoryError
+from openmessenger.messages import reason
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.web import embed, iconart
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
@@ -64,6 +65,17 @@ def confirmed(request):
 
 class NotConfirmed(Exception):
     pass
+
+
+def wholeNumber(text):
+    """
+    A form's number field: C{None} when empty.
+    """
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError("Use whole numbers.")
+    return int(text)
 
 
 def redirect(request, path):
@@ -219,7 +231,7 @@ class AdminRoutes:
             yield self.accounts.create(operator, values.get("password", ""))
         except (ValueError, AccountExists) as e:
             request.setResponseCode(400)
-            return self.setupForm(request, str(e))
+            return self.setupForm(request, reason(e))
         self.setupToken = None
         self.log.info("The operator account {jid} was set up", jid=operator)
         return redirect(request, "/admin/login")
@@ -317,7 +329,7 @@ class AdminRoutes:
             sasl.makeCredentials(values.get("password", ""))  # checks the password
         except (ValueError, jids.InvalidJID) as e:
             request.setResponseCode(400)
-            return self.registerForm(request, str(e), values)
+            return self.registerForm(request, reason(e), values)
         approved = self.registration == "open"
         self.registrations.failed(address)
         company = yield self.directory.addCompany(companyId, values.get("name", "")[:200], approved=approved)
@@ -362,7 +374,7 @@ class AdminRoutes:
                                             [values["domain"]] if values.get("domain") else [])
         except DirectoryError as e:
             request.setResponseCode(400)
-            return self.companies(request, message=str(e))
+            return self.companies(request, message=reason(e))
         return redirect(request, "/admin/companies")
 
     @app.route("/companies/<companyId>/approve", methods=["POST"])
@@ -433,9 +445,7 @@ class AdminRoutes:
         company = self.managedCompany(request, session)
         values = form(request)
         try:
-            retention, away, xa = (
-                int(values[key]) if values.get(key) else None for key in ("retention", "away", "xa")
-            )
+            retention, away, xa = (wholeNumber(values.get(key)) for key in ("retention", "away", "xa"))
             yield self.directory.setCompany(
                 company.id, name=values.get("name", "")[:200], ownCompanyOnly=values.get("own") == "on",
                 iconSet=values.get("iconset", company.iconSet), retentionDays=retention,
@@ -443,7 +453,7 @@ class AdminRoutes:
             )
         except ValueError as e:
             request.setResponseCode(400)
-            return self.company(request, message=str(e))
+            return self.company(request, message=reason(e))
         return self.company(request, message="Saved.")
 
     # Users
@@ -493,7 +503,7 @@ class AdminRoutes:
                 yield self.directory.setProfile(user, displayName=values["display"][:200])
         except (ValueError, AccountExists, DirectoryError) as e:
             request.setResponseCode(400)
-            message = "This account exists already." if isinstance(e, AccountExists) else str(e)
+            message = "This account exists already." if isinstance(e, AccountExists) else reason(e)
             return (yield self.users(request, message=message))
         return redirect(request, "/admin/users" + self.companyQuery(session, company))
 
@@ -540,7 +550,7 @@ class AdminRoutes:
             yield self.accounts.setPassword(user, form(request).get("password", ""))
         except ValueError as e:
             request.setResponseCode(400)
-            return self.user(request, jid=user, message=str(e))
+            return self.user(request, jid=user, message=reason(e))
         return self.user(request, jid=user, message="Saved.")
 
     @app.route("/users/<jid>/autoaway", methods=["POST"])
@@ -583,7 +593,7 @@ class AdminRoutes:
             )
         except ValueError as e:
             request.setResponseCode(400)
-            return (yield self.user(request, jid=user, message=str(e)))
+            return (yield self.user(request, jid=user, message=reason(e)))
         return (yield self.user(request, jid=user, message="Saved."))
 
     @app.route("/users/<jid>/supporter/delete", methods=["POST"])
@@ -642,7 +652,7 @@ class AdminRoutes:
                                           values.get("shared") == "on")
         except DirectoryError as e:
             request.setResponseCode(400)
-            return self.groups(request, message=str(e))
+            return self.groups(request, message=reason(e))
         return redirect(request, "/admin/groups" + self.companyQuery(session, company))
 
     @app.route("/groups/<groupId>", methods=["GET"])
@@ -687,7 +697,7 @@ class AdminRoutes:
         def failed(failure):
             failure.trap(DirectoryError, ValueError)
             request.setResponseCode(400)
-            return self.group(request, groupId=group.id, message=str(failure.value))
+            return self.group(request, groupId=group.id, message=reason(failure.value))
 
         d.addCallbacks(lambda _: self.group(request, groupId=group.id, message="Saved."), failed)
         return d
@@ -864,6 +874,6 @@ class AdminRoutes:
             yield self.accounts.setPassword(session.user, values.get("password", ""))
         except ValueError as e:
             request.setResponseCode(400)
-            return self.download(request, message=str(e))
+            return self.download(request, message=reason(e))
         self.log.info("{user} changed their password on the web", user=session.user)
         return self.download(request, message="Saved.")
