@@ -7,13 +7,16 @@ knows its template, so a German page can fill in the German one.
 
 class Message(str):
     def __new__(cls, template, **values):
-        message = str.__new__(cls, template.format(**values))
+        # Without values the text is taken as it is: it may have braces of
+        # its own (one that came over the control channel, already filled).
+        message = str.__new__(cls, template.format(**values) if values else template)
         message.template = template
         message.values = values
         return message
 
     def translated(self, catalogue):
-        return catalogue.get(self.template, self.template).format(**self.values)
+        text = catalogue.get(self.template, self.template)
+        return text.format(**self.values) if self.values else text
 
 
 def reason(error):

@@ -133,6 +133,11 @@ class ControlChannelTests(SynchronousTestCase):
         failure = self.call(control.AddUser, jid="x@nowhere.example", password="x")
         self.assertTrue(failure.check(ValueError))
         self.assertIn("not a domain served here", str(failure.value))
+        # A directory error whose text has braces (from what was asked)
+        # arrives as that text.
+        failure = self.call(control.DeleteGroup, id="{x}")
+        self.assertTrue(failure.check(control.DirectoryError))
+        self.assertEqual(str(failure.value), "there is no group '{x}'")
 
     def test_setProfile(self):
         """

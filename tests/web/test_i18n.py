@@ -64,3 +64,5 @@ class CatalogueTests(SynchronousTestCase):
         self.assertEqual(i18n.translator("en")(message), "'acme' is taken")
         self.assertIs(reason(DirectoryError("{id!r} is taken", id="acme")).template, "{id!r} is taken")
         self.assertEqual(reason(ValueError("plain")), "plain")
+        # Filled in already (as after the control channel): braces stay.
+        self.assertEqual(i18n.translator("de")(Message("no group '{x}'")), "no group '{x}'")
