@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import scramp
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -225,3 +226,18 @@ def stanzaSummary(element):
         to=element.getAttribute("to"),
         sender=element.getAttribute("from"),
     )
+
+
+class HeldStore(MemoryStore):
+    """
+    Company writes wait until the test fires them.
+    """
+
+    def __init__(self):
+        MemoryStore.__init__(self)
+        self.held = []
+
+    def putCompany(self, company):
+        d = Deferred()
+        self.held.append(d)
+        return d.addCallback(lambda _: MemoryStore.putCompany(self, company))

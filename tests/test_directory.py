@@ -2,12 +2,11 @@
 Tests for L{openmessenger.directory}.
 """
 
-from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.directory import DirectoryError, defaultCompanyId, ensureDefaultCompany
 from openmessenger.storage.memory import MemoryStore
-from tests.helpers import FakeServer
+from tests.helpers import FakeServer, HeldStore
 
 
 class DirectoryTests(SynchronousTestCase):
@@ -136,21 +135,6 @@ class DirectoryTests(SynchronousTestCase):
         self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob"))
         self.successResultOf(d.removeCompany("acme"))
         self.assertEqual((d.companies, d.groups, d.staff), ({}, {}, {}))
-
-
-class HeldStore(MemoryStore):
-    """
-    Company writes wait until the test fires them.
-    """
-
-    def __init__(self):
-        MemoryStore.__init__(self)
-        self.held = []
-
-    def putCompany(self, company):
-        d = Deferred()
-        self.held.append(d)
-        return d.addCallback(lambda _: MemoryStore.putCompany(self, company))
 
 
 class DefaultCompanyTests(SynchronousTestCase):

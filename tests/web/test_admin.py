@@ -15,7 +15,7 @@ from openmessenger.web.pages import Pages
 from openmessenger.web.root import makeSite
 from openmessenger.web.status import StatusResource
 from openmessenger.web.visitor import VisitorRoutes
-from tests.helpers import FakeServer
+from tests.helpers import FakeServer, HeldStore
 
 BASE = "http://om.example/admin"
 CONNECTION = {"host": "chat.example.com", "port": "5222", "tlsPort": "5223", "fingerprint": "AB:CD"}
@@ -548,6 +548,27 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
         self.assertNotIn("gamma", self.directory.companies)
         self.server.clock.advance(86400)
         self.assertEqual(self.register(id="gamma")[0].code, 200)
+
+    def test_sameIdAtOnce(self):
+        """
+        Two registrations of one ID at the same time: the second is told
+        the ID is taken, the first gets the company.
+        """
+        store = HeldStore()
+        self.makeClient(FakeServer(
+            domains=("example.com",), store=store,
+            extra="[companies]\nbase_domain = chat.example.com\nregistration = open\n",
+        ))
+        self.csrf = self.token(self.get("/register")[1])
+        first = self.client.post(BASE + "/register", data=dict(self.values, csrf=self.csrf), allow_redirects=False)
+        response, html = self.post("/register", dict(self.values, user="other"))
+        self.assertEqual(response.code, 400)
+        self.assertIn("&#39;acme&#39; is taken", html)
+        store.held.pop().callback(None)
+        self.client.flush()
+        self.assertEqual(self.successResultOf(first).code, 303)
+        self.assertTrue(self.server.core.accounts.exists("boss@acme.chat.example.com"))
+        self.assertFalse(self.server.core.accounts.exists("other@acme.chat.example.com"))
 
     def test_openRegistration(self):
         """

@@ -332,6 +332,8 @@ class AdminRoutes:
             return self.registerForm(request, reason(e), values)
         approved = self.registration == "open"
         self.registrations.failed(address)
+        # The ID is reserved from here on: a registration at the same time
+        # is told it is taken.
         company = yield self.directory.addCompany(companyId, values.get("name", "")[:200], approved=approved)
         user = yield self.accounts.create(f"{name}@{company.domains[0]}", values["password"])
         yield self.directory.setProfile(user, displayName=values.get("display", "")[:200], companyAdmin=True)
