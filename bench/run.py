@@ -53,8 +53,6 @@ def parseArguments(argv=None):
                    help="logins in progress at once (default %(default)s)")
     p.add_argument("--idle", type=float, help="seconds to sit idle before reading RSS (default 5; quick 2)")
     p.add_argument("--port", type=int, default=15222, help="c2s port of the servers (default %(default)s)")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (default %(default)s)")
-    p.add_argument("--load-cpu", type=int, default=1, help="CPU the load generator is pinned to (default %(default)s)")
     p.add_argument("--prosody-log", default="warn", help="Prosody's log level (default %(default)s)")
     p.add_argument("--repeat", type=int, default=1,
                    help="measure each server this many times, alternating the order; the table "
@@ -62,12 +60,7 @@ def parseArguments(argv=None):
     p.add_argument("--settle", type=float,
                    help="before each server, wait up to this many seconds for the machine to be "
                         "quiet (other processes under 15%% of a CPU) (default 60; quick 5)")
-    p.add_argument("--json", help="also write all figures to this file (e.g. bench/results/run.json)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, data)")
-    p.add_argument("--profile", metavar="DIR",
-                   help="sample OpenMessenger with py-spy during the message phases and write "
-                        "collapsed stacks to DIR (py-spy on PATH or in --py-spy)")
-    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy program")
+    addMachineOptions(p, "run", "the message phases")
     args = p.parse_args(argv)
     quick = args.quick
     for name, full, small in [
@@ -91,10 +84,26 @@ def parseArguments(argv=None):
     return args
 
 
+def addMachineOptions(parser, name, profiled):
+    """
+    The options every benchmark has: CPUs, results, temporary files and
+    profiling (C{profiled}: when samples are taken).
+    """
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (default %(default)s)")
+    parser.add_argument("--load-cpu", type=int, default=1,
+                        help="CPU the load generator (this process) is pinned to (default %(default)s)")
+    parser.add_argument("--json", help=f"also write all figures to this file (e.g. bench/results/{name}.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, data)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help=f"sample OpenMessenger with py-spy during {profiled} and write collapsed "
+                             "stacks to DIR (py-spy on PATH or in --py-spy)")
+    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy program")
+
+
 class Meter:
     """
-    CPU seconds of the server and of this process, and the server's RSS,
-    between two points in time.
+    CPU of the server and of this process, the server's RSS, other load on
+    the machine and time kept from a CPU, between two points in time.
     """
 
     def __init__(self, pid):
@@ -105,6 +114,7 @@ class Meter:
         return {
             "wall": time.perf_counter(),
             "server_cpu": servers.cpuSeconds(self.pid),
+            "server_main_cpu": servers.cpuSeconds(self.pid, mainThreadOnly=True),
             "load_cpu": usage.ru_utime + usage.ru_stime,
             "rss_kib": servers.rssKiB(self.pid),
             "machine_cpu": servers.machineBusySeconds(),
@@ -116,20 +126,27 @@ class Meter:
     def delta(before, after):
         wall = after["wall"] - before["wall"]
         server = after["server_cpu"] - before["server_cpu"]
+        serverMain = after["server_main_cpu"] - before["server_main_cpu"]
         load = after["load_cpu"] - before["load_cpu"]
         # Whatever else ran on the machine meanwhile (it should be ~0: other
         # work on these two CPUs makes the figures unreliable).
         other = after["machine_cpu"] - before["machine_cpu"] - server - load
+        pct = lambda x: 100 * x / wall if wall else 0.0  # noqa: E731
         return {
-            "other_cpu_pct": max(0.0, 100 * other / wall) if wall else 0.0,
-            # Time the server (its main thread) and the generator were ready
-            # to run but another process had their CPU.
-            "server_wait_pct": 100 * (after["server_wait"] - before["server_wait"]) / wall if wall else 0.0,
-            "load_wait_pct": 100 * (after["load_wait"] - before["load_wait"]) / wall if wall else 0.0,
+            "seconds": wall,
             "server_cpu_s": server,
+            "server_cpu_pct": pct(server),
+            # The main (reactor) thread; the rest is the database's threads.
+            "server_main_cpu_pct": pct(serverMain),
             "load_cpu_s": load,
-            "server_cpu_pct": 100 * server / wall if wall else 0.0,
-            "load_cpu_pct": 100 * load / wall if wall else 0.0,
+            "load_cpu_pct": pct(load),
+            "other_cpu_pct": max(0.0, pct(other)),
+            # Time the server and the generator were ready to run but
+            # another process had their CPU.  The server's main thread also
+            # waits while its own database threads (same CPU) run: only the
+            # rest counts.
+            "server_wait_pct": pct(max(0.0, after["server_wait"] - before["server_wait"] - (server - serverMain))),
+            "load_wait_pct": pct(after["load_wait"] - before["load_wait"]),
             "rss_kib": after["rss_kib"],
         }
 

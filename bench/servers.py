@@ -51,11 +51,12 @@ def scramSha1Keys(password=PASSWORD, salt=SALT, iterations=ITERATIONS):
 # /proc readers
 
 
-def cpuSeconds(pid):
+def cpuSeconds(pid, mainThreadOnly=False):
     """
-    User + system CPU seconds of a process (all its threads).
+    User + system CPU seconds of a process: all its threads, or its main
+    thread only (for twistd the reactor; the others are the database's).
     """
-    with open(f"/proc/{pid}/stat") as f:
+    with open(f"/proc/{pid}/task/{pid}/stat" if mainThreadOnly else f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     # fields[0] is the state (field 3); utime and stime are fields 14, 15.
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS

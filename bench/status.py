@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 
 import servers  # noqa: E402
 from load import Load  # noqa: E402
-from run import Profiler, machine, prepareMachine, waitQuiet  # noqa: E402
+from run import Profiler, addMachineOptions, machine, prepareMachine, waitQuiet  # noqa: E402
 
 WEBPRESENCE = "/usr/lib/prosody/modules/mod_webpresence"
 
@@ -75,9 +75,6 @@ def parseArguments(argv=None):
     p.add_argument("--threads", type=int, default=1, help="wrk's threads (default %(default)s)")
     p.add_argument("--port", type=int, default=15222, help="XMPP port of the servers (default %(default)s)")
     p.add_argument("--http-port", type=int, default=15280, help="HTTP port of the servers (default %(default)s)")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (default %(default)s)")
-    p.add_argument("--load-cpu", type=int, default=1,
-                   help="CPU wrk and this process are pinned to (default %(default)s)")
     p.add_argument("--prosody-log", default="warn", help="Prosody's log level (default %(default)s)")
     p.add_argument("--repeat", type=int, default=1,
                    help="measure each target this many times, alternating the order; the table "
@@ -85,12 +82,7 @@ def parseArguments(argv=None):
     p.add_argument("--settle", type=float,
                    help="before each target, wait up to this many seconds for the machine to be "
                         "quiet (default 60; quick 5)")
-    p.add_argument("--json", help="also write all figures to this file (e.g. bench/results/status.json)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, data)")
-    p.add_argument("--profile", metavar="DIR",
-                   help="sample OpenMessenger with py-spy during the measured run and write "
-                        "collapsed stacks to DIR (py-spy on PATH or in --py-spy)")
-    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy program")
+    addMachineOptions(p, "status", "the measured run")
     args = p.parse_args(argv)
     if args.duration is None:
         args.duration = 3.0 if args.quick else 10.0

@@ -20,7 +20,6 @@ import datetime
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ sys.path.insert(0, HERE)
 
 import servers  # noqa: E402
 from load import Load, Session, percentile  # noqa: E402
-from run import Profiler, machine, prepareMachine, raiseFileLimit, settle, waitQuiet  # noqa: E402
+from run import Meter, Profiler, addMachineOptions, machine, prepareMachine, raiseFileLimit, settle, waitQuiet  # noqa: E402
 
 VISITORS_DOMAIN = f"visitors.{servers.DOMAIN}"
 #: The server allows this many chats per visitor address in its window
@@ -445,63 +444,6 @@ class Supporter(Session):
 
 
 # Measuring
-
-
-class Meter:
-    """
-    CPU of the server and of this process, the server's RSS, other load on
-    the machine and time kept from a CPU, between two points in time.
-    """
-
-    def __init__(self, pid):
-        self.pid = pid
-
-    def read(self):
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return {
-            "wall": time.perf_counter(),
-            "server_cpu": servers.cpuSeconds(self.pid),
-            "server_main_cpu": mainThreadCpuSeconds(self.pid),
-            "load_cpu": usage.ru_utime + usage.ru_stime,
-            "rss_kib": servers.rssKiB(self.pid),
-            "machine_cpu": servers.machineBusySeconds(),
-            "server_wait": servers.runQueueWaitSeconds(self.pid),
-            "load_wait": servers.runQueueWaitSeconds(os.getpid()),
-        }
-
-    @staticmethod
-    def delta(before, after):
-        wall = after["wall"] - before["wall"]
-        server = after["server_cpu"] - before["server_cpu"]
-        load = after["load_cpu"] - before["load_cpu"]
-        other = after["machine_cpu"] - before["machine_cpu"] - server - load
-        pct = lambda x: 100 * x / wall if wall else 0.0
-        return {
-            "seconds": wall,
-            "server_cpu_s": server,
-            "server_cpu_pct": pct(server),
-            # The reactor's thread; the rest is the database's thread pool.
-            "server_main_cpu_pct": pct(after["server_main_cpu"] - before["server_main_cpu"]),
-            "load_cpu_pct": pct(load),
-            "other_cpu_pct": max(0.0, pct(other)),
-            # The reactor thread waits for its CPU also while the server's
-            # own database threads (same CPU) run: only the rest is time
-            # other processes took from it.
-            "server_wait_pct": pct(max(0.0, after["server_wait"] - before["server_wait"] - (
-                server - (after["server_main_cpu"] - before["server_main_cpu"])))),
-            "load_wait_pct": pct(after["load_wait"] - before["load_wait"]),
-            "rss_kib": after["rss_kib"],
-        }
-
-
-def mainThreadCpuSeconds(pid):
-    """
-    User + system CPU seconds of a process's main thread only (for
-    twistd: the reactor; the other threads are the database pool's).
-    """
-    with open(f"/proc/{pid}/task/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / servers.CLOCK_TICKS
 
 
 def stalls(samples, threshold_ms, gap=0.5):
@@ -1000,16 +942,9 @@ def parseArguments(argv=None):
     p.add_argument("--port", type=int, default=15322, help="XMPP port of the server (default %(default)s)")
     p.add_argument("--http-port", type=int, default=15380,
                    help="HTTP port of the server (default %(default)s)")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU the server is pinned to (default %(default)s)")
-    p.add_argument("--load-cpu", type=int, default=1, help="CPU of the generator (default %(default)s)")
     p.add_argument("--settle", type=float, default=60.0,
                    help="first wait up to this many seconds for the machine to be quiet (default %(default)s)")
-    p.add_argument("--json", help="also write all figures to this file (e.g. bench/results/visitors.json)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
-    p.add_argument("--profile", metavar="DIR",
-                   help="sample the server with py-spy during the phases and write collapsed "
-                        "stacks to DIR (py-spy on PATH or in --py-spy)")
-    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy program")
+    addMachineOptions(p, "visitors", "the phases")
     args = p.parse_args(argv)
     for name, full, small in [("chats", 1000, 200), ("supporters", 20, 5), ("idle", 30.0, 10.0),
                               ("rates", "50,200", "50"), ("duration", 20.0, 5.0)]:
