@@ -97,6 +97,30 @@ def tools():
     requireBrowser()
 
 
+def startChromium(folder, logs=()):
+    """
+    Headless Chromium through chromedriver, with a fresh profile in
+    C{folder}, speaking English, waiting at most L{DEADLINE} for a page or a
+    script; C{logs}: the Chrome logs to keep ("browser", "performance").
+    """
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={folder / 'profile'}")
+    options.add_argument("--lang=en-US")
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    # An alert must stay open for a test to see it.
+    options.unhandled_prompt_behavior = "ignore"
+    if logs:
+        options.set_capability("goog:loggingPrefs", {kind: "ALL" for kind in logs})
+    service = Service(shutil.which("chromedriver"), log_output=str(folder / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(DEADLINE)
+    driver.set_script_timeout(DEADLINE)
+    return driver
+
+
 class Browser:
     """
     A Chromium session on the daemon's web port, with the few things the
@@ -308,20 +332,8 @@ def browser(daemon, tmp_path_factory):
     Headless Chromium with a fresh profile, speaking English unless told
     otherwise; quit (with chromedriver) after the module's tests.
     """
-    folder = tmp_path_factory.mktemp("chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={folder / 'profile'}")
-    options.add_argument("--lang=en-US")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    # An alert must stay open for the test to see it.
-    options.unhandled_prompt_behavior = "ignore"
-    service = Service(shutil.which("chromedriver"), log_output=str(folder / "chromedriver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = startChromium(tmp_path_factory.mktemp("chromium"))
     try:
-        driver.set_page_load_timeout(DEADLINE)
         browser = Browser(driver, f"http://127.0.0.1:{daemon.httpPort}")
         browser.resize(*DESKTOP)
         yield browser

@@ -21,7 +21,6 @@ import base64
 import io
 import json
 import os
-import shutil
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,18 +33,12 @@ from openmessenger.web import iconart
 from openmessenger.web.embed import REFRESH_SECONDS, snippets, statusPath
 from openmessenger.web.status import loadAnswers
 from tests.browser.test_admin_ui import (
-    CHROMIUM_FLAGS,
+    startChromium,
     DEADLINE,
     requireBrowser,
 )
 from tests.clients import Contact, screenshotDirectory, waitFor
 from tests.daemon import Daemon
-
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-except ImportError:  # pragma: no cover - reported by requireBrowser()
-    webdriver = None
 
 pytestmark = pytest.mark.clients
 
@@ -340,18 +333,9 @@ def driver(tmp_path):
     the test's clock installed in every page; quit after the test.
     """
     folder = tmp_path / "chromium"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={folder / 'profile'}")
-    options.add_argument("--lang=en-US")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    service = Service(shutil.which("chromedriver"), log_output=str(tmp_path / "chromedriver.log"))
-    chromium = webdriver.Chrome(options=options, service=service)
+    folder.mkdir()
+    chromium = startChromium(folder, logs=("browser", "performance"))
     try:
-        chromium.set_page_load_timeout(DEADLINE)
-        chromium.set_script_timeout(DEADLINE)
         chromium.set_window_size(800, 600)
         chromium.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": 560, "height": 170, "deviceScaleFactor": 1, "mobile": False,

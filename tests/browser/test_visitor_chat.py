@@ -20,7 +20,6 @@ import base64
 import copy
 import json
 import os
-import shutil
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -29,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from tests.browser.test_admin_ui import (
-    CHROMIUM_FLAGS,
+    startChromium,
     DEADLINE,
     PHONE,
     Browser,
@@ -39,12 +38,10 @@ from tests.clients import Contact, waitFor
 from tests.daemon import Daemon
 
 try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 except ImportError:  # pragma: no cover - reported by requireBrowser()
-    webdriver = None
+    pass
 
 pytestmark = pytest.mark.clients
 
@@ -290,20 +287,8 @@ def browser(daemon, tmp_path_factory):
     Headless Chromium with a fresh profile, in English, at phone size
     (375 x 667, device emulation); its console is kept for failure messages.
     """
-    folder = tmp_path_factory.mktemp("chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={folder / 'profile'}")
-    options.add_argument("--lang=en-US")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(shutil.which("chromedriver"), log_output=str(folder / "chromedriver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = startChromium(tmp_path_factory.mktemp("chromium"), logs=("browser",))
     try:
-        driver.set_page_load_timeout(DEADLINE)
-        driver.set_script_timeout(DEADLINE)
         browser = Browser(driver, f"http://127.0.0.1:{daemon.httpPort}")
         browser.resize(*PHONE)
         yield browser
