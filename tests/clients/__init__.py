@@ -167,6 +167,17 @@ def parseStream(data):
     return elements
 
 
+def stanzasNamed(elements, name, attributes):
+    """
+    The elements called C{name} in jabber:client whose attributes include
+    C{attributes}.
+    """
+    return [
+        e for e in elements
+        if e.tag == f"{{{CLIENT}}}{name}" and all(e.get(k) == v for k, v in attributes.items())
+    ]
+
+
 class Connection:
     """
     One client connection as the daemon saw it.
@@ -228,22 +239,13 @@ class Connection:
         The elements called C{name} in jabber:client the daemon sent, whose
         attributes include C{attributes}.
         """
-        return [
-            e for e in self.sent
-            if e.tag == f"{{{CLIENT}}}{name}"
-            and all(e.get(k) == v for k, v in attributes.items())
-        ]
+        return stanzasNamed(self.sent, name, attributes)
 
     def receivedStanzas(self, name, **attributes):
         """
-        The elements called C{name} in jabber:client the client sent, whose
-        attributes include C{attributes}.
+        The same of what the client sent.
         """
-        return [
-            e for e in self.received
-            if e.tag == f"{{{CLIENT}}}{name}"
-            and all(e.get(k) == v for k, v in attributes.items())
-        ]
+        return stanzasNamed(self.received, name, attributes)
 
     def rosterResult(self):
         """
