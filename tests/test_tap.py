@@ -6,6 +6,7 @@ service tree, without running a reactor.
 import gc
 import os
 import socket
+import shutil
 import tempfile
 
 from twisted.application.internet import StreamServerEndpointService
@@ -81,7 +82,8 @@ class MakeServiceTests(SynchronousTestCase):
         The self-signed certificate is made again when the domains change,
         and covers the companies' automatic domains with a wildcard.
         """
-        data = self.mktemp()
+        data = tempfile.mkdtemp(prefix="om-tap-")
+        self.addCleanup(shutil.rmtree, data)
         config = parseConfig(f"[server]\ndomain = example.com\ndata_dir = {data}\n")
         certificate, _ = tap.prepareDataDir(config)
         self.assertEqual(tls.certificateNames(certificate), ["example.com"])
