@@ -9,6 +9,7 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.features.admin import operatorNotifier
+from openmessenger.web.admin import auth
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
@@ -30,13 +31,13 @@ class PagesClient:
         core = server.core
         self.server = server
         self.directory = core.directory
-        admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
+        admin = self.admin = AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
                             server.config.server.admins, CONNECTION, core.autoaway, "https://om.example",
                             server.clock, transcripts=server.store, companies=server.config.companies,
                             retentionDays=server.config.visitorchat.retention_days,
                             notifyOperators=operatorNotifier(core.router.route, core.domains.primary,
                                                              server.config.server.admins))
-        site = makeSite(admin, StatusResource(self.directory, core.availability, server.clock),
+        site = self.site = makeSite(admin, StatusResource(self.directory, core.availability, server.clock),
                         DemoResource(Pages(), "https://om.example"),
                         VisitorRoutes(Pages(), core.visitorChats))
         self.client = StubTreq(site.resource)
@@ -177,6 +178,37 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertTrue(self.server.core.accounts.exists("alice@example.com"))
         self.assertIn("sales", self.directory.groups)
         self.assertNotIn("ACME", self.get("/users")[1])
+
+    def test_operatorsAccountIsTheirs(self):
+        """
+        A company admin cannot change, disable or delete the account of an
+        operator on the company's domain (it would give them every company);
+        an operator can change their own.
+        """
+        self.login("boss@example.com")
+        for path, data in [
+            ("/users/root%40example.com/password", {"password": "taken-over"}),
+            ("/users/root%40example.com", {"display": "x"}),
+            ("/users/root%40example.com/delete", {"confirm": "on"}),
+        ]:
+            self.assertEqual(self.post(path, data)[0].code, 403, path)
+        self.assertTrue(self.server.core.directory.profile("root@example.com").enabled)
+        self.assertEqual(self.login("root@example.com").code, 303)
+        self.assertEqual(self.post("/users/root%40example.com/password", {"password": "new-root"})[0].code, 200)
+        self.assertEqual(self.login("root@example.com", "new-root").code, 303)
+
+    def test_loginFormsDoNotPushOutSessions(self):
+        """
+        However many login forms are fetched, a logged-in admin stays
+        logged in; the oldest forms' sessions go.
+        """
+        self.patch(auth, "MAX_SESSIONS", 3)
+        self.login("boss@example.com")
+        for _ in range(5):
+            # A new client each time: no cookie, a new login-form session.
+            self.successResultOf(StubTreq(self.site.resource).get(BASE + "/login"))
+        self.assertEqual(len(self.admin.sessions._forms), 3)
+        self.assertEqual(self.get("/users")[0].code, 200)
 
     def test_userSeesDownloadOnly(self):
         """

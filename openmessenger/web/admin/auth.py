@@ -8,6 +8,7 @@ session cookie is HttpOnly and SameSite=Strict, and Secure when the request
 came over HTTPS; every POST must carry the session's CSRF token.
 """
 
+import collections
 import hmac
 import os
 import time
@@ -17,7 +18,8 @@ from openmessenger.xmpp.c2s import AuthThrottle
 COOKIE = b"om_admin"
 #: Seconds a session lasts without use.
 SESSION_TIMEOUT = 3600
-#: Sessions kept at most; the oldest go first.
+#: Sessions kept at most, of logged-in users and of login forms each; the
+#: least recently used go first.
 MAX_SESSIONS = 10000
 
 
@@ -32,7 +34,13 @@ class AdminSession:
 class Sessions:
     def __init__(self, clock=None):
         self.now = clock.seconds if clock is not None else time.time
-        self._sessions = {}
+        # Anyone can make login-form sessions by the thousand: they are kept
+        # apart, so they never push out a logged-in user's.
+        self._loggedIn = collections.OrderedDict()
+        self._forms = collections.OrderedDict()
+
+    def pool(self, session):
+        return self._forms if session.user is None else self._loggedIn
 
     def create(self, user=None):
         """
@@ -40,30 +48,33 @@ class Sessions:
         form's CSRF token).
         """
         session = AdminSession(user, self.now())
-        self._sessions[session.id] = session
-        while len(self._sessions) > MAX_SESSIONS:
-            del self._sessions[next(iter(self._sessions))]
+        pool = self.pool(session)
+        pool[session.id] = session
+        while len(pool) > MAX_SESSIONS:
+            pool.popitem(last=False)
         return session
 
     def get(self, request):
         cookie = request.getCookie(COOKIE)
-        session = self._sessions.get(cookie.decode("ascii", "replace")) if cookie else None
+        key = cookie.decode("ascii", "replace") if cookie else None
+        session = self._loggedIn.get(key) or self._forms.get(key)
         if session is None:
             return None
         if self.now() - session.used > SESSION_TIMEOUT:
-            del self._sessions[session.id]
+            self.end(session)
             return None
         session.used = self.now()
+        self.pool(session).move_to_end(session.id)
         return session
 
     def end(self, session):
-        self._sessions.pop(session.id, None)
+        self.pool(session).pop(session.id, None)
 
     def endUser(self, user):
         """
         Log a user out everywhere (deleted or disabled).
         """
-        for session in [s for s in self._sessions.values() if s.user == user]:
+        for session in [s for s in self._loggedIn.values() if s.user == user]:
             self.end(session)
 
     def setCookie(self, request, session, secure):

@@ -472,6 +472,16 @@ class AdminRoutes:
             raise NotFound()
         return user
 
+    def accountToChange(self, session, company, jid):
+        """
+        A user of C{company} whose account (password, profile, existence)
+        the session may change: an operator's only an operator may.
+        """
+        user = self.companyUser(company, jid)
+        if self.isOperator(user) and not self.isOperator(session.user):
+            raise Forbidden()
+        return user
+
     @app.route("/users", methods=["GET"])
     @guarded
     @defer.inlineCallbacks
@@ -529,7 +539,7 @@ class AdminRoutes:
     @defer.inlineCallbacks
     def updateUser(self, request, session, jid):
         company = self.managedCompany(request, session)
-        user = self.companyUser(company, jid)
+        user = self.accountToChange(session, company, jid)
         values = form(request)
         enabled = values.get("enabled") == "on"
         admin = values.get("admin") == "on"
@@ -547,7 +557,7 @@ class AdminRoutes:
     @defer.inlineCallbacks
     def resetPassword(self, request, session, jid):
         company = self.managedCompany(request, session)
-        user = self.companyUser(company, jid)
+        user = self.accountToChange(session, company, jid)
         try:
             yield self.accounts.setPassword(user, form(request).get("password", ""))
         except ValueError as e:
@@ -615,7 +625,7 @@ class AdminRoutes:
     @defer.inlineCallbacks
     def deleteUser(self, request, session, jid):
         company = self.managedCompany(request, session)
-        user = self.companyUser(company, jid)
+        user = self.accountToChange(session, company, jid)
         if user == session.user:
             raise Forbidden()
         confirmed(request)
