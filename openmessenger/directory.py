@@ -18,7 +18,8 @@ from openmessenger.messages import Message
 from openmessenger.storage.interfaces import Company, Group, Profile, RosterItem, Supporter
 from openmessenger.web.iconart import ICONSETS
 
-PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}\Z")
+#: Company and group IDs: also the first label of automatic domains.
+PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,30}[a-z0-9]\Z")
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 
 
@@ -189,7 +190,7 @@ class Directory:
     def checkPublicId(self, publicId):
         if not PUBLIC_ID.match(publicId or ""):
             raise DirectoryError(
-                "{id!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit", id=publicId
+                "{id!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting and ending with a letter or digit", id=publicId
             )
         if publicId in self.companies or publicId in self.groups or publicId in self.reserved:
             raise DirectoryError("{id!r} is taken", id=publicId)
@@ -215,6 +216,9 @@ class Directory:
         """
         self.checkPublicId(companyId)
         automatic = self.automaticDomain(companyId)
+        if not domains and automatic in self.domains:
+            # Served already (a configured domain): not to be taken over.
+            raise DirectoryError("{id!r} is taken", id=companyId)
         domains = tuple(domains) or ((automatic,) if automatic else ())
         if not domains:
             raise DirectoryError("name a domain: no [companies] base_domain is set for automatic ones")

@@ -136,8 +136,9 @@ GERMAN = {
     "Approve": "Freischalten",
     "Add company": "Firma anlegen",
     # Messages with values (openmessenger.messages).
-    "{id!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting with a letter or digit":
-        "{id!r}: IDs bestehen aus 2 bis 32 Zeichen a-z, 0-9 und '-' und beginnen mit einem Buchstaben oder einer Ziffer",
+    "{id!r}: IDs are 2 to 32 of a-z, 0-9 and '-', starting and ending with a letter or digit":
+        "{id!r}: IDs bestehen aus 2 bis 32 Zeichen a-z, 0-9 und '-' und beginnen und enden mit einem Buchstaben "
+        "oder einer Ziffer",
     "{id!r} is taken": "{id!r} ist schon vergeben",
     "name a domain: no [companies] base_domain is set for automatic ones":
         "Bitte eine Domain angeben: für automatische ist kein [companies] base_domain gesetzt",

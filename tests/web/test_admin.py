@@ -566,7 +566,7 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
         CSRF token are refused with the form again, and nothing is made;
         each address may register only max_per_ip companies per window.
         """
-        for changes, words in [({"id": "example-com"}, "taken"), ({"id": "A!"}, "IDs are"),
+        for changes, words in [({"id": "example-com"}, "taken"), ({"id": "A!"}, "IDs are"), ({"id": "ab-"}, "IDs are"),
                                ({"user": "a@b"}, "not a valid user name"), ({"password": ""}, "empty")]:
             response, html = self.register(**changes)
             self.assertEqual(response.code, 400, changes)
@@ -580,6 +580,25 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
         self.assertNotIn("gamma", self.directory.companies)
         self.server.clock.advance(86400)
         self.assertEqual(self.register(id="gamma")[0].code, 200)
+
+    def test_configuredDomainNotTakenOver(self):
+        """
+        An ID whose automatic domain is served already (a configured domain,
+        owned by a company or not) cannot be registered: its accounts stay
+        where they are.
+        """
+        self.makeClient(FakeServer(
+            domains=("example.com", "sales.chat.example.com", "beta.chat.example.com"),
+            extra="[companies]\nbase_domain = chat.example.com\nregistration = open\n",
+        ))
+        self.server.addUser("carol@sales.chat.example.com")
+        self.successResultOf(self.directory.addCompany("other", "Other", ["beta.chat.example.com"]))
+        for taken in ("sales", "beta"):
+            response, html = self.register(id=taken)
+            self.assertEqual(response.code, 400, taken)
+            self.assertIn(f"&#39;{taken}&#39; is taken", html)
+        self.assertEqual(sorted(self.directory.companies), ["other"])
+        self.assertIsNone(self.directory.companyOf("carol@sales.chat.example.com"))
 
     def test_sameIdAtOnce(self):
         """

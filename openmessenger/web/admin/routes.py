@@ -322,22 +322,21 @@ class AdminRoutes:
         if not self.registrations.allowed(address):
             request.setResponseCode(429)
             return self.registerForm(request, "Too many registrations from your address; please try later.", values)
-        companyId = values.get("id", "")
+        approved = self.registration == "open"
         try:
-            self.directory.checkPublicId(companyId)
             name = jids.prepUser(values.get("user", ""))
             sasl.makeCredentials(values.get("password", ""))  # checks the password
-        except (ValueError, jids.InvalidJID) as e:
+            # Checks the ID and its domain at once, and reserves the ID: a
+            # registration at the same time is told it is taken.
+            company = yield self.directory.addCompany(values.get("id", ""), values.get("name", "")[:200],
+                                                      approved=approved)
+        except ValueError as e:
             request.setResponseCode(400)
             return self.registerForm(request, reason(e), values)
-        approved = self.registration == "open"
         self.registrations.failed(address)
-        # The ID is reserved from here on: a registration at the same time
-        # is told it is taken.
-        company = yield self.directory.addCompany(companyId, values.get("name", "")[:200], approved=approved)
         user = yield self.accounts.create(f"{name}@{company.domains[0]}", values["password"])
         yield self.directory.setProfile(user, displayName=values.get("display", "")[:200], companyAdmin=True)
-        self.log.info("{user} registered the company {id}{waiting}", user=user, id=companyId,
+        self.log.info("{user} registered the company {id}{waiting}", user=user, id=company.id,
                       waiting="" if approved else "; it awaits approval")
         self.notifyOperators(
             f"{user} registered the company {company.name} ({company.id})"
