@@ -20,6 +20,8 @@ from openmessenger.web.iconart import ICONSETS
 
 #: Company and group IDs: also the first label of automatic domains.
 PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,30}[a-z0-9]\Z")
+#: Support staff are ordered by numbers up to this size (either sign).
+MAX_POSITION = 99999
 SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 
 
@@ -148,12 +150,16 @@ class Directory:
         owner = self.resolve(publicId)
         if owner is None:
             return []
+        return [s for s in self.designated(owner) if self.profile(s.jid).enabled and self.accounts.exists(s.jid)]
+
+    def designated(self, owner):
+        """
+        The support staff designated for a company (all of its) or a group,
+        in display order, whether they can be shown or not.
+        """
         staff = self.staff.get(getattr(owner, "company", owner.id), {}).values()
         chosen = staff if isinstance(owner, Company) else [s for s in staff if s.group == owner.id]
-        return sorted(
-            (s for s in chosen if self.profile(s.jid).enabled and self.accounts.exists(s.jid)),
-            key=lambda s: (s.position, s.name, s.jid),
-        )
+        return sorted(chosen, key=lambda s: (s.position, s.name, s.jid))
 
     def supporter(self, companyId, user):
         """
@@ -356,6 +362,11 @@ class Directory:
         added = [m for m in members if m not in group.members]
         removed = [m for m in group.members if m not in members]
         self.announce(changed, added, removed)
+        # A group's supporters are its members.
+        for user in removed:
+            supporter = self.supporter(group.company, user)
+            if supporter is not None and supporter.group == groupId:
+                yield self.removeSupporter(group.company, user)
 
     def addMember(self, groupId, user):
         return self.setMembers(groupId, self.group(groupId).members + (user,))
@@ -377,13 +388,14 @@ class Directory:
         self.checkMember(company, user)
         if not SLUG.match(slug or ""):
             raise DirectoryError("{slug!r}: slugs are a-z, 0-9, '.', '_' and '-'", slug=slug)
+        if not -MAX_POSITION <= position <= MAX_POSITION:
+            raise DirectoryError("the order is a number from {low} to {high}", low=-MAX_POSITION, high=MAX_POSITION)
         for other in self.staff.get(company.id, {}).values():
             if other.slug == slug and other.jid != user:
                 raise DirectoryError("the slug {slug!r} is taken in {company}", slug=slug, company=company.id)
         if groupId is not None and user not in self.group(groupId).members:
             raise DirectoryError("{user} is not a member of {group}", user=user, group=groupId)
-        supporter = Supporter(company.id, user, slug, name.strip() or self.displayName(user),
-                              int(position), groupId)
+        supporter = Supporter(company.id, user, slug, name.strip() or self.displayName(user), position, groupId)
         yield self.store.putSupporter(supporter)
         self.staff.setdefault(company.id, {})[user] = supporter
         return supporter

@@ -165,6 +165,7 @@ GERMAN = {
     "the password must not be empty": "Das Passwort darf nicht leer sein",
     "{name!r} is not a valid user name": "{name!r} ist kein gültiger Benutzername",
     "The order is a number.": "Die Reihenfolge ist eine Zahl.",
+    "the order is a number from {low} to {high}": "Die Reihenfolge ist eine Zahl von {low} bis {high}",
     "Use whole numbers.": "Bitte ganze Zahlen angeben.",
     "This account exists already.": "Dieses Konto gibt es schon.",
     "Yes, delete for good": "Ja, endgültig löschen",

@@ -317,6 +317,30 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertIsNone(self.directory.supporter("acme", "boss@example.com"))
         self.assertEqual(self.post("/users/boss%40example.com/supporter/delete", {})[0].code, 404)
 
+    def test_groupSupporters(self):
+        """
+        The group page lists its supporters also while disabled (to remove
+        them), removes only its own (not the whole company's), refuses an
+        order out of range; a member who leaves stops being its supporter.
+        """
+        self.login("boss@example.com")
+        self.post("/groups/sales/members", {"jid": "alice@example.com"})
+        self.post("/groups/sales/members", {"jid": "boss@example.com"})
+        self.post("/groups/sales/supporters", {"jid": "alice@example.com", "name": "Alice"})
+        self.post("/users/boss%40example.com/supporter", {"name": "Chef", "slug": "chef"})
+        for position in ("99999999999999999999", "100000", "x"):
+            response, html = self.post("/groups/sales/supporters", {"jid": "boss@example.com", "position": position})
+            self.assertEqual(response.code, 400, position)
+        self.assertIsNone(self.directory.supporter("acme", "boss@example.com").group)
+        self.assertEqual(self.post("/groups/sales/supporters/boss%40example.com/delete", {})[0].code, 404)
+        self.assertIsNotNone(self.directory.supporter("acme", "boss@example.com"))
+        self.successResultOf(self.directory.setProfile("alice@example.com", enabled=False))
+        self.assertIn("Alice (alice@example.com, <code>alice</code>)", self.get("/groups/sales")[1])
+        self.post("/groups/sales/members/alice%40example.com/delete", {})
+        self.assertIsNone(self.directory.supporter("acme", "alice@example.com"))
+        snapshot = self.successResultOf(self.server.store.loadDirectory())
+        self.assertEqual([s.jid for s in snapshot.supporters], ["boss@example.com"])
+
     def test_autoAwayIntervals(self):
         """
         The company admin sets a user's auto-away intervals (stored, shown,

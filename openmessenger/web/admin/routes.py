@@ -10,6 +10,7 @@ another company is answered 404, as if it did not exist.
 """
 
 import hmac
+import re
 import json
 import secrets
 from datetime import datetime, timezone
@@ -433,7 +434,7 @@ class AdminRoutes:
     def company(self, request, session, message=None):
         company = self.managedCompany(request, session)
         away, xa = self.autoaway.defaults
-        supporters = self.directory.supportersOf(company.id)
+        supporters = self.directory.designated(company)
         return self.page(request, "company.html", session, company=company, message=message,
                          query=self.companyQuery(session, company), iconsets=iconart.ICONSETS,
                          defaults={"retention": self.retentionDays, "away": away // 60, "xa": xa // 60},
@@ -595,13 +596,7 @@ class AdminRoutes:
         values = form(request)
         current = self.directory.supporter(company.id, user)
         try:
-            position = values.get("position", "0")
-            if not position.lstrip("-").isdigit():
-                raise ValueError("The order is a number.")
-            yield self.directory.addSupporter(
-                company.id, user, values.get("slug") or user.partition("@")[0],
-                values.get("name", "")[:200], int(position), current.group if current else None,
-            )
+            yield self.designate(company, user, values, current.group if current else None)
         except ValueError as e:
             request.setResponseCode(400)
             return (yield self.user(request, jid=user, message=reason(e)))
@@ -671,7 +666,7 @@ class AdminRoutes:
     def group(self, request, session, groupId, message=None):
         company = self.managedCompany(request, session)
         group = self.companyGroup(company, groupId)
-        supporters = [s for s in self.directory.supportersOf(group.id)]
+        supporters = self.directory.designated(group)
         members = [{"jid": m, "name": self.directory.displayName(m),
                     "state": self.availability.stateOf(m)} for m in group.members]
         return self.page(request, "group.html", session, company=company, group=group,
@@ -752,22 +747,32 @@ class AdminRoutes:
     @guarded
     def addSupporter(self, request, session, groupId):
         def change(company, group, values):
-            user = self.companyUser(company, values.get("jid", ""))
-            position = values.get("position", "0")
-            if not position.lstrip("-").isdigit():
-                raise ValueError("The order is a number.")
-            return self.directory.addSupporter(
-                company.id, user, values.get("slug") or user.partition("@")[0],
-                values.get("name", "")[:200], int(position), group.id,
-            )
+            return self.designate(company, self.companyUser(company, values.get("jid", "")), values, group.id)
 
         return self.changeGroup(request, session, groupId, change)
+
+    def designate(self, company, user, values, groupId):
+        """
+        Make C{user} support staff as the form says (name shown, URL name,
+        order), of a group or (C{groupId} C{None}) the whole company.
+        """
+        position = values.get("position") or "0"
+        if not re.fullmatch(r"-?[0-9]{1,9}", position):
+            raise ValueError("The order is a number.")
+        return self.directory.addSupporter(
+            company.id, user, values.get("slug") or user.partition("@")[0],
+            values.get("name", "")[:200], int(position), groupId,
+        )
 
     @app.route("/groups/<groupId>/supporters/<jid>/delete", methods=["POST"])
     @guarded
     def removeSupporter(self, request, session, groupId, jid):
         def change(company, group, values):
-            return self.directory.removeSupporter(company.id, self.companyUser(company, jid))
+            user = self.companyUser(company, jid)
+            supporter = self.directory.supporter(company.id, user)
+            if supporter is None or supporter.group != group.id:
+                raise NotFound()  # not this group's (perhaps the whole company's)
+            return self.directory.removeSupporter(company.id, user)
 
         return self.changeGroup(request, session, groupId, change)
 
