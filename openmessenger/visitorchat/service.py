@@ -26,6 +26,7 @@ from openmessenger.storage.interfaces import RosterItem, Transcript, TranscriptL
 from openmessenger.visitorchat.model import (
     MAX_EMAIL,
     MAX_MESSAGE,
+    MAX_PARAMETER_VALUE,
     MAX_NAME,
     Dispatcher,
     VisitorError,
@@ -179,12 +180,15 @@ class VisitorChatService:
 
     # Starting
 
-    def start(self, publicId, slug, name, email, parameters, lang, address):
+    def start(self, publicId, slug, name, email, parameters, lang, address, referrer=""):
         """
         Start a chat; return it, or raise L{NobodyAvailable} or
-        L{VisitorError}.
+        L{VisitorError}.  The page the visitor came from (C{referrer}) comes
+        last among the parameters, on top of the page's own.
         """
         name, email, parameters = checkVisitor(name, email, parameters)
+        if referrer:
+            parameters += (("Referrer", referrer[:MAX_PARAMETER_VALUE]),)
         company = self.companyFor(publicId, address)
         if company is None:
             raise NobodyAvailable()
@@ -193,7 +197,6 @@ class VisitorChatService:
             raise NobodyAvailable()
         self.throttle.failed(address)
         chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
-        chat.preferred = slug
         self.byToken[chat.token] = chat
         self.byVisitor[chat.visitorJid] = chat
         self.store.putTranscript(chat.transcript()).addErrback(self.log.failure)

@@ -84,12 +84,11 @@ class VisitorRoutes:
         try:
             values = self.body(request)
             parameters = [(str(k), str(v)) for k, v in values.get("parameters", [])]
-            if values.get("referrer"):
-                parameters.append(("Referrer", str(values["referrer"])))
             chat = self.chats.start(
                 str(values.get("company", "")), str(values.get("supporter", "")) or None,
                 str(values.get("name", "")), str(values.get("email", "")), parameters,
                 language(request), clientAddress(request, self.trustedProxies),
+                str(values.get("referrer") or ""),
             )
         except NobodyAvailable:
             return self.json(request, {"available": False})

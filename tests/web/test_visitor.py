@@ -8,6 +8,7 @@ from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 
+from openmessenger.visitorchat.model import MAX_PARAMETER_VALUE, MAX_PARAMETERS
 from openmessenger.web.pages import Pages
 from openmessenger.web.visitor import VisitorRoutes
 from tests.helpers import FakeServer
@@ -61,6 +62,24 @@ class VisitorRoutesTests(SynchronousTestCase):
         self.assertEqual([e["text"] for e in events if e["kind"] == "message"], ["Hallo", "Hi Vera"])
         self.post(f"/api/{token}/close", {})
         self.assertIsNotNone(chat.ended)
+
+    def test_fullParametersAndReferrer(self):
+        """
+        A page may pass the most parameters the chat takes and still have
+        its address added as the referrer, last and bounded; one more is
+        refused.
+        """
+        parameters = [[f"p{i}", str(i)] for i in range(MAX_PARAMETERS)]
+        response, started = self.post("/start", {"company": "acme", "name": "Vera", "parameters": parameters,
+                                                 "referrer": "https://shop.example/" + "x" * 1000})
+        self.assertTrue(started["available"], started)
+        chat = self.server.core.visitorChats.find(started["token"])
+        self.assertEqual(len(chat.parameters), MAX_PARAMETERS + 1)
+        self.assertEqual(chat.parameters[-1][0], "Referrer")
+        self.assertEqual(len(chat.parameters[-1][1]), MAX_PARAMETER_VALUE)
+        response, answer = self.post("/start", {"company": "acme", "name": "Vera",
+                                                "parameters": parameters + [["one", "more"]]})
+        self.assertEqual(response.code, 400)
 
     def test_onlyJSON(self):
         """

@@ -26,6 +26,7 @@ from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.web import embed, iconart
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
 from openmessenger.config import CompaniesSection
+from openmessenger.visitorchat.model import MAX_PARAMETER_NAME, MAX_PARAMETER_VALUE, MAX_PARAMETERS
 from openmessenger.web.proxy import clientAddress, isSecure
 from openmessenger.xmpp import jids, sasl
 from openmessenger.xmpp.c2s import AuthThrottle
@@ -686,10 +687,11 @@ class AdminRoutes:
         iconset = values.get("iconset") if values.get("iconset") in iconart.ICONSETS else company.iconSet
         lang = values.get("embedlang") if values.get("embedlang") in ("en", "de") else "en"
         parameters = []
-        for line in values.get("params", "").splitlines()[:20]:
+        # Within what the chat accepts.
+        for line in values.get("params", "").splitlines()[:MAX_PARAMETERS]:
             name, _, value = line.partition("=")
             if name.strip():
-                parameters.append((name.strip()[:64], value.strip()[:256]))
+                parameters.append((name.strip()[:MAX_PARAMETER_NAME], value.strip()[:MAX_PARAMETER_VALUE]))
         live, plain = embed.snippets(self.publicURL, publicId, slug, iconset, lang, parameters)
         preview = embed.statusPath(publicId, slug) + f".png?iconset={iconset}&lang={lang}"
         return {"live": live, "plain": plain, "preview": preview, "supporter": slug or "",
