@@ -114,6 +114,9 @@ class Chat:
         #: What the supporter was last shown: a show, "unavailable", or
         #: NOT_SHOWN before anything was sent.
         self.visible = NOT_SHOWN
+        #: The visitor's last chat state sent (XEP-0085), so a page that
+        #: reports typing over and over sends the supporter one stanza.
+        self.chatState = "active"
 
     def transcript(self, ended=None, how=""):
         return Transcript(self.id, self.company, self.publicId, self.name, self.email,
@@ -234,6 +237,7 @@ class VisitorChatService:
         self.serve(chat, supporter)
         chat.served.append(supporter)
         chat.answered = False
+        chat.chatState = "active"
         # The contact first, so the client shows the visitor's name and
         # presence; then what the visitor brought along; then their words.
         self.rosters.sharedChanged(supporter, chat.visitorJid)
@@ -343,10 +347,13 @@ class VisitorChatService:
         self.seen(chat)
         self.event(chat, "message", "visitor", text)
         self.send(self.message(chat, text))
+        chat.chatState = "active"
 
     def typing(self, chat, composing):
-        if chat.ended is None and chat.supporter:
-            self.send(self.message(chat, None, "composing" if composing else "paused"))
+        state = "composing" if composing else "paused"
+        if chat.ended is None and chat.supporter and state != chat.chatState:
+            chat.chatState = state
+            self.send(self.message(chat, None, state))
 
     def close(self, chat, how="visitor"):
         if chat.ended is not None:

@@ -77,6 +77,23 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(removed, ["remove"])
         self.assertIn("unavailable", [e.getAttribute("type") for e in elements if e.name == "presence"])
 
+    def test_typingSentOnChange(self):
+        """
+        The visitor's typing reaches the supporter once per change of chat
+        state, however often the page reports it.
+        """
+        chat = self.start()
+        self.alice.read()
+        states = lambda: [e.firstChildElement().name for e in self.alice.read()  # noqa: E731
+                          if e.name == "message" and e.body is None]
+        for composing in (True, True, True, False, False):
+            self.chats.typing(chat, composing)
+        self.assertEqual(states(), ["composing", "paused"])
+        self.chats.say(chat, "Frage")
+        self.alice.read()
+        self.chats.typing(chat, True)
+        self.assertEqual(states(), ["composing"])
+
     def test_replies(self):
         """
         The supporter's reply and typing reach the visitor's events, in order.
