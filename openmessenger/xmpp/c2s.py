@@ -647,13 +647,14 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         session = xs.session
         if stanza.uri == NS_SM:
             return self.smElement(stanza)
-        if xs.sm is not None:
-            xs.sm.received += 1
         if stanza.uri != NS_CLIENT or stanza.name not in STANZA_NAMES:
             if stanza.uri == NS_CSI and stanza.name in ("active", "inactive"):
                 event = events.CLIENT_ACTIVE if stanza.name == "active" else events.CLIENT_INACTIVE
                 return self.factory.domain.accounts.xmlstream.dispatch(session, event)
             return xs.closeWithError("unsupported-stanza-type")
+        # Only stanzas count for stream management (XEP-0198 4), not CSI.
+        if xs.sm is not None:
+            xs.sm.received += 1
         stanza["from"] = session.full
         to = stanza.getAttribute("to")
         if to is not None:
