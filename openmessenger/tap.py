@@ -195,7 +195,7 @@ def assemble(store, config, clock, state=None):
         store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock
     )
     autoaway.defaultsOf = lambda user: directory.autoAwayDefaults(user, autoaway.defaults)
-    blocking = BlockingHandler(store, sessions, state.blockLists)
+    blocking = BlockingHandler(store, sessions, rosters, state.blockLists)
     domain.addGuard(blocking)
     domain.addGuard(CompanyBoundary(directory, router.route))
     for handler in [

@@ -47,15 +47,17 @@ def matches(blocked, address):
 class BlockingHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, store, sessions, lists=None):
+    def __init__(self, store, sessions, rosters, lists=None):
         """
         @param store: an L{IBlockStore}.
+        @param rosters: the L{RosterManager}: who may see the user's presence.
         @param lists: every user's block list as loaded at start-up
             (user -> set of addresses).
         """
         XMPPHandler.__init__(self)
         self.store = store
         self.sessions = sessions
+        self.rosters = rosters
         self.lists = {user: set(entries) for user, entries in (lists or {}).items()}
         self.interested = set()
 
@@ -138,16 +140,16 @@ class BlockingHandler(XMPPHandler):
             return self.send(StanzaError("bad-request", text="Name whom to block.").toResponse(iq))
         user = session.bare
 
-        def stored(_):
-            # Contacts now blocked see the user go offline (XEP-0191 3.3).
-            for address in addresses:
-                for own in self.sessions.availableSessions(user):
-                    self.send(stanzas.presence(address, own.full, "unavailable"))
+        def listed(_):
             self.lists.setdefault(user, set()).update(addresses)
             self.send(toResponse(iq, "result"))
             self.push(user, "block", addresses)
 
-        self.store.block(user, addresses).addCallbacks(stored, self.failed, errbackArgs=(iq,))
+        d = self.store.block(user, addresses)
+        # Contacts now blocked see the user go offline (XEP-0191 3.3), before
+        # the list stops everything to them.
+        d.addCallback(lambda _: self.announce(user, addresses, available=False))
+        d.addCallbacks(listed, self.failed, errbackArgs=(iq,))
 
     def onUnblock(self, iq):
         iq.handled = True
@@ -168,19 +170,33 @@ class BlockingHandler(XMPPHandler):
                 self.lists.get(user, set()).difference_update(addresses)
             self.send(toResponse(iq, "result"))
             self.push(user, "unblock", addresses or [])
-            self.showAgain(user, before - set(self.lists.get(user, ())))
+            return self.announce(user, before - set(self.lists.get(user, ())), available=True)
 
         self.store.unblock(user, addresses).addCallbacks(stored, self.failed, errbackArgs=(iq,))
 
-    def showAgain(self, user, addresses):
+    def announce(self, user, addresses, available):
         """
-        Unblocked contacts see the user's presence again (XEP-0191 3.4).
+        Those of the user's contacts allowed to see the user's presence whom
+        block list entries (C{addresses}) cover: blocked ones see the user
+        go offline, unblocked ones the user's presence again (XEP-0191 3.3,
+        3.4).  Nobody else learns anything.
         """
-        for address in addresses:
-            for own in self.sessions.availableSessions(user):
+        def send(roster):
+            for contact in roster.subscribers():
+                for address in addresses:
+                    if matches({address}, contact) or stanzas.bare(address) == contact:
+                        self.presenceTo(user, address if "/" in address else contact, available)
+
+        return self.rosters.get(user).addCallback(send)
+
+    def presenceTo(self, user, address, available):
+        for own in self.sessions.availableSessions(user):
+            if available:
                 presence = stanzas.clone(own.presence)
                 presence["to"] = address
-                self.send(presence)
+            else:
+                presence = stanzas.presence(address, own.full, "unavailable")
+            self.send(presence)
 
     def replace(self, user, addresses):
         """
@@ -192,15 +208,13 @@ class BlockingHandler(XMPPHandler):
         d = self.store.unblock(user)
         d.addCallback(lambda _: self.store.block(user, sorted(addresses)))
 
-        def stored(_):
-            # Goodbyes first: once listed, nothing reaches the contact.
-            for address in addresses - before:
-                for own in self.sessions.availableSessions(user):
-                    self.send(stanzas.presence(address, own.full, "unavailable"))
+        def listed(_):
             self.lists[user] = addresses
-            self.showAgain(user, before - addresses)
+            return self.announce(user, before - addresses, available=True)
 
-        return d.addCallback(stored)
+        # Goodbyes first: once listed, nothing reaches the contact.
+        d.addCallback(lambda _: self.announce(user, addresses - before, available=False))
+        return d.addCallback(listed)
 
     def push(self, user, action, addresses):
         for session in self.sessions.sessionsOf(user):

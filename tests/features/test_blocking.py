@@ -49,6 +49,23 @@ class BlockingTests(SynchronousTestCase):
         self.alice.send("<presence><show>away</show></presence>")
         self.assertEqual(self.bob.read(), [])
 
+    def test_strangersLearnNothing(self):
+        """
+        Blocking and unblocking someone who may not see the user's presence
+        (not subscribed) sends them nothing: no "offline", no status.
+        """
+        carol = self.server.login("carol@example.com")
+        carol.read()
+        self.alice.send("<presence><status>at the dentist</status></presence>")
+        self.block("carol@example.com")
+        self.block("example.com")
+        self.block("carol@example.com", "example.com", action="unblock")
+        self.block(action="unblock")
+        self.assertEqual([e for e in carol.read() if e.name == "presence"], [])
+        # bob, a contact, was covered by the domain entry: offline, then back.
+        seen = [e.getAttribute("type", "available") for e in self.bob.read() if e.name == "presence"]
+        self.assertEqual(seen, ["available", "unavailable", "available"])
+
     def test_inboundStopped(self):
         """
         Messages from a blocked address bounce; its presence is dropped.
