@@ -465,6 +465,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         old = registry.get(full.full())
         if old is not None:
             old.close("conflict", "Replaced by new connection.")
+        # One session per resource: a suspended one (XEP-0198) ends for good.
+        self.factory.resumption.endSuspended(full.full())
         session = xs.session = Session(full, xs)
         registry.add(session)
         if self.timeout is not None and self.timeout.active():

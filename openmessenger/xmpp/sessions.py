@@ -74,9 +74,6 @@ class SessionRegistry:
         self._byFull: Dict[str, Session] = {}
         self._byBare: Dict[str, Dict[str, Session]] = {}
 
-    def __len__(self):
-        return len(self._byFull)
-
     def add(self, session: Session):
         assert session.full not in self._byFull, session.full
         self._byFull[session.full] = session

@@ -97,14 +97,23 @@ class Resumption:
         self.timeout = timeout
         self.expire = expire
         self._entries = {}
+        #: The ids of the suspended sessions, by full JID.
+        self._suspended = {}
 
     def register(self, session, state):
         self._entries[state.id] = [session, state, None]
 
     def forget(self, state):
         entry = self._entries.pop(state.id, None)
-        if entry is not None and entry[2] is not None and entry[2].active():
-            entry[2].cancel()
+        if entry is not None:
+            self.unsuspend(entry)
+
+    def unsuspend(self, entry):
+        session, state, timer = entry
+        if timer is not None and timer.active():
+            timer.cancel()
+        if self._suspended.get(session.full) == state.id:
+            del self._suspended[session.full]
 
     def suspend(self, session, state):
         """
@@ -115,16 +124,25 @@ class Resumption:
             return
         session.stream = SuspendedStream(state, lambda: self.end(state.id))
         entry[2] = self.clock.callLater(self.timeout, self.end, state.id)
+        self._suspended[session.full] = state.id
 
     def end(self, id):
         entry = self._entries.pop(id, None)
         if entry is None:
             return
-        session, state, timer = entry
-        if timer is not None and timer.active():
-            timer.cancel()
+        self.unsuspend(entry)
+        session, state, _ = entry
         self.log.info("{jid} was not resumed", jid=session.full)
         self.expire(session, state)
+
+    def endSuspended(self, full):
+        """
+        End the suspended session of a full JID, if any: a new session
+        binds that resource.
+        """
+        id = self._suspended.get(full)
+        if id is not None:
+            self.end(id)
 
     def take(self, id, user):
         """
@@ -133,10 +151,6 @@ class Resumption:
         entry = self._entries.get(id)
         if entry is None or entry[0].bare != user:
             return None
-        session, state, timer = self._entries.pop(id)
-        if timer is not None and timer.active():
-            timer.cancel()
-        return session, state
-
-    def __len__(self):
-        return len(self._entries)
+        entry = self._entries.pop(id)
+        self.unsuspend(entry)
+        return entry[0], entry[1]

@@ -174,6 +174,23 @@ class StreamManagementTests(SynchronousTestCase):
         self.alice.stream.connectionLost(None)
         self.assertEqual(self.resumeAs(previd, 0).readOne().firstChildElement().name, "item-not-found")
 
+    def test_newBindEndsSuspendedSession(self):
+        """
+        Binding the resource of a suspended session ends that one for good:
+        its id no longer resumes, and the new session gets what is meant
+        for it (block-list pushes too).
+        """
+        previd = self.enable(self.alice)
+        self.alice.stream.connectionLost(None)
+        phone = self.server.client()
+        phone.login("alice@example.com", resource="phone")
+        phone.send("<iq type='get' id='l'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+        phone.read()
+        self.assertEqual(self.resumeAs(previd, 0).readOne().firstChildElement().name, "item-not-found")
+        self.server.clock.advance(301)  # the old session's expiry must not touch the new one
+        phone.send("<iq type='set' id='b'><block xmlns='urn:xmpp:blocking'><item jid='x@example.org'/></block></iq>")
+        self.assertIn("block", [e.firstChildElement().name for e in phone.read() if e.name == "iq" and e.children])
+
     def test_resumeTakesOverLiveConnection(self):
         """
         Resuming while the server still thinks the old connection alive
