@@ -194,6 +194,7 @@ class PresenceHandler(XMPPHandler):
         self.changed(session)
         self.recordLastActivity(session, presence)
         if not was:
+            self.revokeDirected(session, presence)
             return
         self.run(self.rosters.get(session.bare).addCallback(
             lambda roster: self.broadcast(session, presence, roster)
@@ -215,11 +216,18 @@ class PresenceHandler(XMPPHandler):
         for other in own:
             other.send(self.addressed(presence, other.full))
         if presence.getAttribute("type") == "unavailable":
-            covered = set(subscribers) | {session.bare}
-            for address in session.directed:
-                if stanzas.bare(address) not in covered:
-                    self.send(self.addressed(presence, address))
-            session.directed.clear()
+            self.revokeDirected(session, presence, covered=set(subscribers) | {session.bare})
+
+    def revokeDirected(self, session, presence, covered=()):
+        """
+        Whoever got directed presence from the session gets its unavailable
+        presence (RFC 6121 4.6.3), also if the session never broadcast its
+        own; C{covered}: the bare JIDs that got it already.
+        """
+        for address in session.directed:
+            if stanzas.bare(address) not in covered:
+                self.send(self.addressed(presence, address))
+        session.directed.clear()
 
     def directed(self, session, presence, to):
         if presence.getAttribute("type") is None:
@@ -241,13 +249,16 @@ class PresenceHandler(XMPPHandler):
         """
         A session ended without saying goodbye, or after: tell the others.
         """
+        goodbye = stanzas.presence(sender=session.full, kind="unavailable")
         if not session.available:
+            self.revokeDirected(session, goodbye)
             return
         last = session.presence
         session.presence = None
         session.show = None
-        self.availability.refresh(session.bare)
-        goodbye = stanzas.presence(sender=session.full, kind="unavailable")
+        # As for any change: auto-away stops watching (a suspended session
+        # must not come back by itself).
+        self.changed(session)
         self.recordLastActivity(session, last)
         self.run(self.rosters.get(session.bare).addCallback(
             lambda roster: self.broadcast(session, goodbye, roster)

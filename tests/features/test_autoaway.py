@@ -172,6 +172,18 @@ class AutoAwayTests(SynchronousTestCase):
         self.alice.stream.connectionLost(None)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_suspendedSessionStaysOffline(self):
+        """
+        A session suspended by stream management is offline to everyone:
+        auto-away does not bring it back as away or xa meanwhile.
+        """
+        self.alice.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        self.alice.send(f"<inactive xmlns='{CSI}'/>")
+        self.alice.stream.connectionLost(None)
+        self.assertEqual(self.seen(), ["unavailable"])
+        self.clock.advance(3600)
+        self.assertEqual((self.seen(), self.state()), ([], "offline"))
+
     def test_badIdle(self):
         """
         A malformed or future idle time is C{bad-request}; nothing changes.

@@ -273,6 +273,23 @@ class BroadcastTests(SynchronousTestCase):
         alice.stream.connectionLost(None)
         self.assertEqual(presences(self.carol.read()), [("alice@example.com/test", "unavailable")])
 
+    def test_directedWhileNotAvailable(self):
+        """
+        Directed presence from a session that never broadcast its own is
+        revoked too: when it goes offline and when it leaves (RFC 6121
+        4.6.3).
+        """
+        for leave in ("<presence type='unavailable'/>", None):
+            alice = self.server.login("alice@example.com", available=False)
+            alice.send("<presence to='carol@example.com/test'/>")
+            self.assertEqual(presences(self.carol.read()), [("alice@example.com/test", None)])
+            if leave:
+                alice.send(leave)
+            else:
+                alice.stream.connectionLost(None)
+            self.assertEqual(presences(self.carol.read()), [("alice@example.com/test", "unavailable")], leave)
+            alice.stream.connectionLost(None)
+
     def test_directedToSubscriberOnce(self):
         """
         A subscriber who also got directed presence hears the goodbye once.
