@@ -83,6 +83,8 @@ class Directory:
         self.domainOwners = {}
         #: The IDs of each user's groups: rosters ask on every presence.
         self.memberships = {}
+        #: sharedContacts() by user, until a group or a name changes.
+        self._shared = {}
         self.membershipListeners = []
         #: Public IDs being stored: taken already for anyone else asking.
         self.reserved = set()
@@ -97,6 +99,7 @@ class Directory:
         for s in snapshot.supporters:
             self.staff.setdefault(s.company, {})[s.jid] = s
         self.profiles = {p.jid: p for p in snapshot.profiles}
+        self._shared.clear()
         self.domainOwners = {d: c.id for c in self.companies.values() for d in c.domains}
         for domain in self.domainOwners:
             self.domains.add(domain)
@@ -134,6 +137,7 @@ class Directory:
         Make C{group} the one with C{groupId} in memory (C{None}: none),
         keeping the membership index in step.
         """
+        self._shared.clear()
         old = self.groups.pop(groupId, None)
         for member in old.members if old else ():
             self.memberships[member].discard(groupId)
@@ -176,8 +180,16 @@ class Directory:
     def sharedContacts(self, user):
         """
         The contacts a user has through shared-roster groups, as roster items
-        (subscribed both ways, in the groups' names).
+        (subscribed both ways, in the groups' names).  Rosters ask for every
+        presence and probe, so the answer is kept until a group or a display
+        name changes; callers must not change it.
         """
+        contacts = self._shared.get(user)
+        if contacts is None:
+            contacts = self._shared[user] = self.computeSharedContacts(user)
+        return contacts
+
+    def computeSharedContacts(self, user):
         contacts = {}
         for group in self.groupsOf(user):
             if not group.sharedRoster:
@@ -414,6 +426,7 @@ class Directory:
         profile = replace(self.profile(user), **changes)
         yield self.store.putProfile(profile)
         self.profiles[user] = profile
+        self._shared.clear()  # display names
         if not profile.enabled:
             for session in self.accounts.sessions.sessionsOf(user):
                 session.close("not-authorized", "Account disabled.")
@@ -423,6 +436,7 @@ class Directory:
         Forget a deleted account (storage has dropped its rows already).
         """
         self.profiles.pop(user, None)
+        self._shared.clear()
         for staff in self.staff.values():
             staff.pop(user, None)
         for group in self.groupsOf(user):

@@ -86,3 +86,25 @@ class SharedRosterTests(SynchronousTestCase):
         reply = [e for e in alice.read() if e.name == "iq"][0]
         self.assertIsNotNone(reply.query)
         self.assertNotEqual(reply.query["ver"], before)
+
+    def test_loginCostDoesNotGrowWithTheSquare(self):
+        """
+        Logging in to a big group works out the shared contacts a few
+        times, not once per member (each probe asked again before); the
+        answer follows a rename and a new display name.
+        """
+        members = [f"m{n}@example.com" for n in range(40)]
+        for member in members:
+            self.server.addUser(member)
+        self.successResultOf(self.directory.setMembers("sales", members))
+        for member in members[1:]:
+            self.server.login(member)
+        computed = []
+        original = self.directory.computeSharedContacts
+        self.patch(self.directory, "computeSharedContacts", lambda user: computed.append(user) or original(user))
+        first = self.server.login(members[0])
+        self.assertLessEqual(computed.count(members[0]), 2)
+        self.successResultOf(self.directory.renameGroup("sales", "Vertrieb", True))
+        self.successResultOf(self.directory.setProfile(members[1], displayName="Emma"))
+        first.read()  # the pushes of the rename
+        self.assertEqual(self.roster(first)[members[1]], ("both", "Emma", ["Vertrieb"]))
