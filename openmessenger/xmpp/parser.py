@@ -66,6 +66,8 @@ class RestrictedElementStream(domish.ExpatElementStream):
         counted from the end of the previous stanza (or the stream start).
         Settable while parsing, e.g. raised after authentication.
     @ivar maxDepth: the deepest nesting allowed inside one stanza.
+    @ivar maxElementCount: the most elements in one stanza (small elements
+        cost far more memory than their bytes).
     """
 
     maxDepth = 32
@@ -83,6 +85,7 @@ class RestrictedElementStream(domish.ExpatElementStream):
         parser.ProcessingInstructionHandler = _forbid("processing instructions")
         parser.XmlDeclHandler = self._onXmlDecl
         self.depth = 0
+        self.elements = 0
         self.fed = 0
         self.boundary = 0
         self.detached = False
@@ -127,6 +130,9 @@ class RestrictedElementStream(domish.ExpatElementStream):
             self.depth += 1
             if self.depth > self.maxDepth:
                 raise StanzaTooBig(f"elements nested deeper than {self.maxDepth}")
+            self.elements = 1 if self.depth == 1 else self.elements + 1
+            if self.elements > self.maxElementCount:
+                raise StanzaTooBig(f"more than {self.maxElementCount} elements in one stanza")
         domish.ExpatElementStream._onStartElement(self, name, attrs)
 
     def _onEndElement(self, name):

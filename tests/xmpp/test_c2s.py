@@ -376,11 +376,12 @@ class BadXMLTests(SynchronousTestCase):
         """
         Nothing in the packet after the offending part is acted upon.
         """
-        client = self.server.login("alice@example.com")
-        client.send("<!-- x --><presence/>")
+        self.server.addUser("bob@example.com")
+        bob = self.server.login("bob@example.com")
+        client = self.server.login("alice@example.com", available=False)
+        client.send("<!-- x --><message to='bob@example.com/test'><body>sneaked</body></message>")
         self.assertEqual(client.streamError(), "restricted-xml")
-        self.assertFalse(self.server.sessions.get("alice@example.com/test").available
-                         if self.server.sessions.get("alice@example.com/test") else False)
+        self.assertEqual([e for e in bob.read() if e.name == "message"], [])
 
     def test_oversizeBeforeAuth(self):
         """

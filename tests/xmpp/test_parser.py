@@ -84,6 +84,17 @@ class RestrictedElementStreamTests(SynchronousTestCase):
         """
         self.refused(b"<?xml version='1.1'?>" + HEADER, parser.RestrictedXML)
 
+    def test_otherEncoding(self):
+        """
+        A stream declared in another encoding than UTF-8 is refused with
+        C{restricted-xml}; UTF-8 declared is fine.
+        """
+        error = self.refused(b"<?xml version='1.0' encoding='ISO-8859-1'?>" + HEADER, parser.RestrictedXML)
+        self.assertEqual(error.condition, "restricted-xml")
+        self.setUp()
+        self.stream.parse(b"<?xml version='1.0' encoding='UTF-8'?>" + HEADER)
+        self.assertEqual(self.events, ["stream"])
+
     def test_notWellFormed(self):
         """
         Malformed XML is C{not-well-formed}.
@@ -120,6 +131,20 @@ class RestrictedElementStreamTests(SynchronousTestCase):
         self.stream.parse(HEADER)
         deep = b"<message>" + b"<a>" * parser.RestrictedElementStream.maxDepth
         self.assertEqual(self.refused(deep, parser.StanzaTooBig).condition, "policy-violation")
+
+    def test_elementCount(self):
+        """
+        A stanza of more than C{maxElementCount} elements (many tiny ones
+        within the byte limit) is a C{policy-violation}; as many in separate
+        stanzas pass.
+        """
+        self.patch(parser.RestrictedElementStream, "maxElementCount", 50)
+        self.stream.parse(HEADER)
+        self.stream.parse(b"<iq>" + b"<a/>" * 49 + b"</iq>")
+        self.stream.parse(b"<iq>" + b"<a/>" * 49 + b"</iq>")
+        self.assertEqual(len(self.events), 3)
+        self.assertEqual(self.refused(b"<iq>" + b"<a/>" * 50 + b"</iq>", parser.StanzaTooBig).condition,
+                         "policy-violation")
 
     def test_allowedDepth(self):
         """
