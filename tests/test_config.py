@@ -97,6 +97,8 @@ class ParseTests(SynchronousTestCase):
         """
         self.assertIn("needs base_domain", self.error("[companies]\nregistration = open\n"))
         self.assertIn("must be one of off, approval, open", self.error("[companies]\nregistration = yes\n"))
+        self.assertIn("[companies] base_domain", self.error("[companies]\nbase_domain = a..b\n"))
+        self.assertIn("[companies] max_per_ip", self.error("[companies]\nmax_per_ip = -1\n"))
         c = config.parseConfig("[companies]\nregistration = approval\nbase_domain = Chat.Example.com\n")
         self.assertEqual((c.companies.registration, c.companies.base_domain), ("approval", "chat.example.com"))
 

@@ -73,6 +73,12 @@ class CommandLineTests(SynchronousTestCase):
         self.assertEqual(ctl.commandArguments(args), {"id": "acme", "ownCompanyOnly": False})
         args = ctl.parser().parse_args(["user", "set", "a@b", "--admin", "yes", "--enabled", "no"])
         self.assertEqual(ctl.commandArguments(args), {"jid": "a@b", "companyAdmin": True, "enabled": False})
+        args = ctl.parser().parse_args(["company", "set", "acme", "--icon-set", "dot", "--retention-days", "default",
+                                        "--auto-away", "5,30"])
+        self.assertEqual(ctl.commandArguments(args),
+                         {"id": "acme", "iconSet": "dot", "retentionDays": "default", "autoAway": "5,30"})
+        args = ctl.parser().parse_args(["company", "add", "acme"])
+        self.assertEqual(ctl.commandArguments(args), {"id": "acme", "name": "acme", "domains": []})
 
     def test_passwordFromStdin(self):
         """

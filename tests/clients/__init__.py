@@ -147,9 +147,8 @@ def parseStream(data):
     @return: a list of L{ET.Element}, tags in Clark notation.
     """
     elements = []
-    for piece in _HEADER.split(data.decode("utf-8", "replace")):
-        if not piece.startswith("<stream:stream"):
-            continue
+    pieces = [p for p in _HEADER.split(data.decode("utf-8", "replace")) if p.startswith("<stream:stream")]
+    for number, piece in enumerate(pieces, 1):
         parser = ET.XMLPullParser(events=("start", "end"))
         depth = 0
         try:
@@ -162,8 +161,10 @@ def parseStream(data):
                     if depth == 1:
                         elements.append(element)
         except ET.ParseError:
-            # The end of the log can cut a stanza in half.
-            pass
+            # Only the newest stream may end in the middle of a write;
+            # anything else would hide what came after it from the checks.
+            if number != len(pieces):
+                raise
     return elements
 
 

@@ -41,6 +41,7 @@ async def test_buttonFollowsPresence():
     try:
         assert await state() == "offline"
         await alice.login()
+        await wait(alice.get_roster())  # a round trip: the initial presence was handled
         assert await state() == "online"
         for show in ("away", "xa", "dnd"):
             alice.send_presence(pshow=show)

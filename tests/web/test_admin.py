@@ -530,6 +530,10 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         Without [companies] registration, there is no registration page.
         """
         self.assertEqual(self.get("/register")[0].code, 404)
+        self.csrf = self.token(self.get("/login")[1])
+        response, _ = self.post("/register", {"id": "newco", "user": "x", "password": "secret"})
+        self.assertEqual(response.code, 404)
+        self.assertNotIn("newco", self.directory.companies)
         self.assertNotIn("/admin/register", self.get("/login")[1])
 
 

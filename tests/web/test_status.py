@@ -202,8 +202,7 @@ class ArtworkTests(SynchronousTestCase):
                 for state in iconart.STATES
             }
             for a, b in itertools.combinations(iconart.STATES, 2):
-                if grey[a].size != grey[b].size:
-                    continue
+                self.assertEqual(grey[a].size, grey[b].size, (iconset, lang, scale, a, b))
                 difference = ImageStat.Stat(ImageChops.difference(grey[a], grey[b])).mean[0]
                 self.assertGreater(difference, 1.0, (iconset, lang, scale, a, b))
 

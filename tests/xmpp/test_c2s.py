@@ -25,6 +25,16 @@ class NegotiationTests(SynchronousTestCase):
         self.server.addUser("alice@example.com")
         self.client = self.server.client()
 
+    def test_noOtherDomainAfterLogin(self):
+        """
+        After logging in on one served domain, the restarted stream cannot
+        name another one (the account would change domains): host-unknown.
+        """
+        self.client.startTLS()
+        self.assertEqual(self.client.authenticate("alice@example.com").name, "success")
+        self.client.send(header(to="example.org"))
+        self.assertEqual(self.client.streamError(), "host-unknown")
+
     def test_headerAndFeaturesBeforeTLS(self):
         """
         The server answers a header with its own and requires STARTTLS,
