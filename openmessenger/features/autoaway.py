@@ -39,7 +39,6 @@ from openmessenger.xmpp import events, stanzas
 
 NS_CLIENT = stanzas.NS_CLIENT
 NS_LAST = "jabber:iq:last"
-AUTOMATIC = ("away", "xa")
 _RANK = {None: 0, "chat": 0, "away": 1, "xa": 2}
 
 

@@ -17,10 +17,8 @@ from wokkel.iwokkel import IDisco
 
 from openmessenger.storage.interfaces import AccountExists
 from openmessenger.xmpp import stanzas
-from openmessenger.xmpp.c2s import AuthThrottle
+from openmessenger.xmpp.c2s import NS_REGISTER, AuthThrottle
 
-NS_REGISTER = "jabber:iq:register"
-NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register"
 REGISTER_IQ = f"/iq/query[@xmlns='{NS_REGISTER}']"
 
 

@@ -23,13 +23,12 @@ class DemoResource(Resource):
     def render_GET(self, request):
         publicId = request.postpath[0].decode("utf-8", "replace") if request.postpath else ""
         lang = language(request)
-        live, plain = embed.snippets(self.publicURL, publicId, None, "button", lang)
-        image = self.publicURL + embed.statusPath(publicId) + f".png?iconset=button&lang={lang}"
-        script = embed.refreshScript(embed.imageId(image))
+        live, _ = embed.snippets(self.publicURL, publicId, None, "button", lang)
+        # The CSP allows exactly the snippet's script.
+        script = embed.refreshScript(embed.imageId(embed.imageURL(self.publicURL, publicId, None, "button", lang)))
         csp = (
             "default-src 'none'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
             f"script-src {embed.cspHash(script)} 'unsafe-hashes' {embed.cspHash(embed.OPENER)}; "
             "base-uri 'none'; form-action 'none'"
         )
-        return self.pages.render(request, "demo.html", csp=csp, snippet=live, publicId=publicId,
-                                 session=None, csrf="", isAdmin=False)
+        return self.pages.render(request, "demo.html", csp=csp, snippet=live, session=None, csrf="", isAdmin=False)

@@ -66,6 +66,13 @@ def cspHash(code):
     return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode() + "'"
 
 
+def imageURL(base, publicId, slug=None, iconset="label", lang="en"):
+    """
+    The button's picture (PNG), under C{base} (the public URL, or "").
+    """
+    return f"{base}{statusPath(publicId, slug)}.png?{urlencode([('iconset', iconset), ('lang', lang)])}"
+
+
 def snippets(base, publicId, slug=None, iconset="label", lang="en", parameters=()):
     """
     The HTML to paste: C{(withScript, withoutScript)}.
@@ -74,7 +81,7 @@ def snippets(base, publicId, slug=None, iconset="label", lang="en", parameters=(
     @param parameters: C{(name, value)} pairs passed to the chat as
         C{param_<name>}.
     """
-    image = f"{base}{statusPath(publicId, slug)}.png?{urlencode([('iconset', iconset), ('lang', lang)])}"
+    image = imageURL(base, publicId, slug, iconset, lang)
     chat = chatURL(base, publicId, slug, parameters)
     width, height = SIZES.get(iconset, SIZES["label"])
     alt = "Live-Support" if lang == "de" else "Live support"

@@ -29,7 +29,7 @@ BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 OUT = os.path.join(os.path.dirname(__file__), "status")
 
 
-def symbol(state, x, y, size, colour=None, ink="#ffffff", background="#ffffff"):
+def symbol(state, x, y, size, colour=None, ink="#ffffff"):
     """
     Drawing operations for a state's symbol in a C{size} square at (x, y).
     """
@@ -59,8 +59,8 @@ def symbol(state, x, y, size, colour=None, ink="#ffffff", background="#ffffff"):
 
 
 class Drawing:
-    def __init__(self, width, height, ops, background=None):
-        self.width, self.height, self.ops, self.background = width, height, ops, background
+    def __init__(self, width, height, ops):
+        self.width, self.height, self.ops = width, height, ops
 
 
 def drawing(iconset, state, lang):

@@ -27,8 +27,8 @@ CSP = (
 )
 #: The words the page's script needs, in the page's language.
 SCRIPT_TEXTS = (
-    "You are talking to {name}.", "The chat moved to another colleague.", "The chat has ended.",
-    "Nobody is available right now. Leave a message:", "{name} is typing…", "Send", "End chat",
+    "You are talking to {name}.", "The chat has ended.",
+    "Nobody is available right now. Leave a message:", "{name} is typing…",
     "Thank you, your message was sent.", "Something went wrong; please try again.",
     "You", "Your colleague is no longer available; we are looking for someone else.",
 )

@@ -31,8 +31,6 @@ from openmessenger.web.proxy import clientAddress, isSecure
 from openmessenger.xmpp import jids, sasl
 from openmessenger.xmpp.c2s import AuthThrottle
 
-STATES = ("online", "away", "xa", "dnd", "offline")
-
 
 def stamp(seconds):
     """
@@ -527,7 +525,7 @@ class AdminRoutes:
         user = self.companyUser(company, jid)
         d = self.autoaway.storedIntervals(user)
         d.addCallback(lambda intervals: self.page(
-            request, "user.html", session, company=company, jid=user,
+            request, "user.html", session, jid=user,
             supporter=self.directory.supporter(company.id, user),
             profile=self.directory.profile(user), state=self.availability.stateOf(user),
             awayMinutes=intervals[0] // 60, xaMinutes=intervals[1] // 60,
@@ -693,7 +691,7 @@ class AdminRoutes:
             if name.strip():
                 parameters.append((name.strip()[:MAX_PARAMETER_NAME], value.strip()[:MAX_PARAMETER_VALUE]))
         live, plain = embed.snippets(self.publicURL, publicId, slug, iconset, lang, parameters)
-        preview = embed.statusPath(publicId, slug) + f".png?iconset={iconset}&lang={lang}"
+        preview = embed.imageURL("", publicId, slug, iconset, lang)
         return {"live": live, "plain": plain, "preview": preview, "supporter": slug or "",
                 "iconset": iconset, "lang": lang, "params": values.get("params", "")}
 
@@ -816,7 +814,7 @@ class AdminRoutes:
     def transcript(self, request, session, chatId):
         company = self.managedCompany(request, session)
         chat, lines = yield self.companyTranscript(company, chatId)
-        return self.page(request, "transcript.html", session, company=company, chat=chat, lines=lines,
+        return self.page(request, "transcript.html", session, chat=chat, lines=lines,
                          query=self.companyQuery(session, company), when=stamp)
 
     @app.route("/transcripts/<chatId>/export", methods=["GET"])
@@ -867,8 +865,7 @@ class AdminRoutes:
     @app.route("/download", methods=["GET"])
     @guarded
     def download(self, request, session, message=None):
-        return self.page(request, "download.html", session, jid=session.user, message=message,
-                         company=self.directory.companyOf(session.user), **self.connection)
+        return self.page(request, "download.html", session, jid=session.user, message=message, **self.connection)
 
     @app.route("/password", methods=["POST"])
     @guarded

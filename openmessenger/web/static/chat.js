@@ -20,7 +20,9 @@
   function save() { sessionStorage.setItem(key, JSON.stringify(state)); }
   function post(path, body) {
     return fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
-                        body: JSON.stringify(body)}).then(function (r) { return r.json(); });
+                        body: JSON.stringify(body)})
+      .then(function (r) { return r.json(); })
+      .catch(function () { return {error: t("Something went wrong; please try again.")}; });
   }
   function line(who, text, kind) {
     var item = document.createElement("li");
@@ -77,9 +79,8 @@
   function begin() {
     show("start", false); show("conversation", true);
     $("log").textContent = "";
-    var after = state.after; state.after = 0;
+    state.after = 0;  // the log starts afresh: fetch it all again
     poll();
-    return after;
   }
   function offline() {
     show("start", false); show("conversation", false); show("offline", true);
