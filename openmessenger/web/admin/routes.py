@@ -208,13 +208,22 @@ class AdminRoutes:
     def setupPending(self):
         return self.setupToken is not None and not any(self.accounts.exists(o) for o in self.operators)
 
+    def notFound(self, request):
+        """
+        The answer for a page that is not there (for whoever is not logged in).
+        """
+        request.setResponseCode(404)
+        return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
+                                 message="Not found.")
+
+    def setupAllowed(self, values):
+        return self.setupPending() and hmac.compare_digest(values.get("token", ""), self.setupToken or "")
+
     @app.route("/setup", methods=["GET"])
     def setupForm(self, request, error=None):
         values = form(request)
-        if not self.setupPending() or not hmac.compare_digest(values.get("token", ""), self.setupToken or ""):
-            request.setResponseCode(404)
-            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
-                                     message="Not found.")
+        if not self.setupAllowed(values):
+            return self.notFound(request)
         return self.pages.render(request, "setup.html", session=None, csrf="", isAdmin=False,
                                  token=values["token"], operator=sorted(self.operators)[0], error=error)
 
@@ -222,10 +231,8 @@ class AdminRoutes:
     @defer.inlineCallbacks
     def setup(self, request):
         values = form(request)
-        if not self.setupPending() or not hmac.compare_digest(values.get("token", ""), self.setupToken or ""):
-            request.setResponseCode(404)
-            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
-                                     message="Not found.")
+        if not self.setupAllowed(values):
+            return self.notFound(request)
         operator = sorted(self.operators)[0]
         try:
             yield self.accounts.create(operator, values.get("password", ""))
@@ -296,9 +303,7 @@ class AdminRoutes:
     @app.route("/register", methods=["GET"])
     def registerForm(self, request, error=None, values=None):
         if self.registration == "off":
-            request.setResponseCode(404)
-            return self.pages.render(request, "message.html", session=None, csrf="", isAdmin=False,
-                                     message="Not found.")
+            return self.notFound(request)
         session = self.anonymousSession(request)
         return self.pages.render(request, "register.html", session=None, csrf=session.csrf, isAdmin=False,
                                  error=error, values=values or {}, approval=self.registration == "approval",
