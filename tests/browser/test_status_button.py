@@ -32,11 +32,7 @@ from PIL import Image, ImageChops
 from openmessenger.web import iconart
 from openmessenger.web.embed import REFRESH_SECONDS, snippets, statusPath
 from openmessenger.web.status import loadAnswers
-from tests.browser.test_admin_ui import (
-    startChromium,
-    DEADLINE,
-    requireBrowser,
-)
+from tests.browser import DEADLINE, startChromium
 from tests.clients import Contact, screenshotDirectory, waitFor
 from tests.daemon import Daemon
 
@@ -286,14 +282,6 @@ def serverState(daemon):
 
 
 # Fixtures
-
-
-@pytest.fixture(autouse=True)
-def tools():
-    """
-    The browser is there, checked before anything starts.
-    """
-    requireBrowser()
 
 
 @pytest.fixture

@@ -27,13 +27,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.browser.test_admin_ui import (
-    startChromium,
-    DEADLINE,
-    PHONE,
-    Browser,
-    requireBrowser,
-)
+from tests.browser import DEADLINE, PHONE, Browser, startChromium
 from tests.clients import Contact, waitFor
 from tests.daemon import Daemon
 
@@ -254,14 +248,6 @@ class VisitorWindow:
 
 
 # Fixtures
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tools():
-    """
-    The browser is there, checked before anything starts.
-    """
-    requireBrowser()
 
 
 @pytest.fixture(scope="module")

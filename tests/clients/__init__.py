@@ -46,7 +46,7 @@ ROSTER = "jabber:iq:roster"
 VCARD = "vcard-temp"
 
 
-def requireTools(*names):
+def requireTools(*names, hint="apt-get install psi profanity xvfb tmux xdotool imagemagick"):
     """
     Skip the test when one of the programs C{names} is not installed, or
     fail it under C{CI=true}, where the clients must be there.
@@ -54,7 +54,7 @@ def requireTools(*names):
     missing = [name for name in names if shutil.which(name) is None]
     if not missing:
         return
-    reason = f"not installed: {', '.join(missing)} (apt-get install psi profanity xvfb tmux xdotool imagemagick)"
+    reason = f"not installed: {', '.join(missing)} ({hint})"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true and {reason}")
     pytest.skip(reason)
