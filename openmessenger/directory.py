@@ -83,8 +83,10 @@ class Directory:
         self.domainOwners = {}
         #: The IDs of each user's groups: rosters ask on every presence.
         self.memberships = {}
-        #: sharedContacts() by user, until a group or a name changes.
+        #: Answers kept until the directory changes (see L{changed}): shared
+        #: contacts by user, public support staff by public ID.
         self._shared = {}
+        self._public = {}
         self.membershipListeners = []
         #: Public IDs being stored: taken already for anyone else asking.
         self.reserved = set()
@@ -99,7 +101,7 @@ class Directory:
         for s in snapshot.supporters:
             self.staff.setdefault(s.company, {})[s.jid] = s
         self.profiles = {p.jid: p for p in snapshot.profiles}
-        self._shared.clear()
+        self.changed()
         self.domainOwners = {d: c.id for c in self.companies.values() for d in c.domains}
         for domain in self.domainOwners:
             self.domains.add(domain)
@@ -137,7 +139,7 @@ class Directory:
         Make C{group} the one with C{groupId} in memory (C{None}: none),
         keeping the membership index in step.
         """
-        self._shared.clear()
+        self.changed()
         old = self.groups.pop(groupId, None)
         for member in old.members if old else ():
             self.memberships[member].discard(groupId)
@@ -146,15 +148,27 @@ class Directory:
             for member in group.members:
                 self.memberships.setdefault(member, set()).add(groupId)
 
+    def changed(self):
+        """
+        Forget the kept answers: every change of the directory calls this
+        (rosters and status buttons ask for every presence and request).
+        """
+        self._shared.clear()
+        self._public.clear()
+
     def supportersOf(self, publicId):
         """
         The support staff behind a public ID, in display order: a company's
-        all, a group's those designated for it.
+        all, a group's those designated for it.  Callers must not change it.
         """
-        owner = self.resolve(publicId)
-        if owner is None:
-            return []
-        return [s for s in self.designated(owner) if self.profile(s.jid).enabled and self.accounts.exists(s.jid)]
+        supporters = self._public.get(publicId)
+        if supporters is None:
+            owner = self.resolve(publicId)
+            supporters = () if owner is None else tuple(
+                s for s in self.designated(owner) if self.profile(s.jid).enabled and self.accounts.exists(s.jid)
+            )
+            self._public[publicId] = supporters
+        return supporters
 
     def designated(self, owner):
         """
@@ -249,6 +263,7 @@ class Directory:
         company = Company(companyId, name.strip() or companyId, domains, approved)
         yield self.storeNew(companyId, lambda: self.store.putCompany(company))
         self.companies[companyId] = company
+        self.changed()
         for domain in domains:
             self.domainOwners[domain] = companyId
             self.domains.add(domain)
@@ -278,6 +293,7 @@ class Directory:
             raise DirectoryError("auto-away: away after 1 minute or more, extended away later, within a day")
         yield self.store.putCompany(company)
         self.companies[companyId] = company
+        self.changed()
         return company
 
     def company(self, companyId):
@@ -304,6 +320,7 @@ class Directory:
         yield self.store.deleteCompany(company.id)
         del self.companies[company.id]
         self.staff.pop(company.id, None)
+        self.changed()
         for domain in company.domains:
             del self.domainOwners[domain]
             if domain not in self.domains.configured:
@@ -352,10 +369,10 @@ class Directory:
     def removeGroup(self, groupId):
         group = self.group(groupId)
         yield self.store.deleteGroup(groupId)
-        self.keepGroup(groupId, None)
         staff = self.staff.get(group.company, {})
         for user in [u for u, s in staff.items() if s.group == groupId]:
             del staff[user]
+        self.keepGroup(groupId, None)
         self.announce(group, (), group.members)
 
     @defer.inlineCallbacks
@@ -410,6 +427,7 @@ class Directory:
         supporter = Supporter(company.id, user, slug, name.strip() or self.displayName(user), position, groupId)
         yield self.store.putSupporter(supporter)
         self.staff.setdefault(company.id, {})[user] = supporter
+        self.changed()
         return supporter
 
     @defer.inlineCallbacks
@@ -418,6 +436,7 @@ class Directory:
             raise DirectoryError("{user} is not support staff of {company}", user=user, company=companyId)
         yield self.store.deleteSupporter(companyId, user)
         del self.staff[companyId][user]
+        self.changed()
 
     @defer.inlineCallbacks
     def setProfile(self, user, **changes):
@@ -426,7 +445,7 @@ class Directory:
         profile = replace(self.profile(user), **changes)
         yield self.store.putProfile(profile)
         self.profiles[user] = profile
-        self._shared.clear()  # display names
+        self.changed()
         if not profile.enabled:
             for session in self.accounts.sessions.sessionsOf(user):
                 session.close("not-authorized", "Account disabled.")
@@ -436,7 +455,7 @@ class Directory:
         Forget a deleted account (storage has dropped its rows already).
         """
         self.profiles.pop(user, None)
-        self._shared.clear()
+        self.changed()
         for staff in self.staff.values():
             staff.pop(user, None)
         for group in self.groupsOf(user):

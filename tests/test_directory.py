@@ -66,7 +66,27 @@ class DirectoryTests(SynchronousTestCase):
         self.fails(d.addSupporter("acme", "bob@example.com", "b2", "X", 0, "sales"), "not a member")
         self.successResultOf(d.setProfile("bob@example.com", enabled=False))
         self.assertEqual([s.slug for s in d.supportersOf("acme")], ["alice"])
-        self.assertEqual(d.supportersOf("nobody"), [])
+        self.assertEqual(d.supportersOf("nobody"), ())
+
+    def test_publicStaffKeptUntilChange(self):
+        """
+        The public support staff of an ID are worked out once (a status
+        button asks on every request), and again after any change.
+        """
+        d = self.directory
+        self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob"))
+        computed = []
+        original = d.designated
+        self.patch(d, "designated", lambda owner: computed.append(owner.id) or original(owner))
+        for _ in range(3):
+            self.assertEqual([s.slug for s in d.supportersOf("acme")], ["bob"])
+        self.assertEqual(computed, ["acme"])
+        self.successResultOf(d.addSupporter("acme", "alice@example.com", "alice", "Alice", -1))
+        self.assertEqual([s.slug for s in d.supportersOf("acme")], ["alice", "bob"])
+        self.successResultOf(self.server.core.accounts.delete("alice@example.com"))
+        self.assertEqual([s.slug for s in d.supportersOf("acme")], ["bob"])
+        self.successResultOf(d.setCompany("acme", approved=False))
+        self.assertEqual(d.supportersOf("acme"), ())
 
     def test_persisted(self):
         """
@@ -108,7 +128,7 @@ class DirectoryTests(SynchronousTestCase):
         self.successResultOf(d.addMember("sales", "bob@example.com"))
         self.successResultOf(d.addSupporter("acme", "bob@example.com", "bob", "Bob"))
         self.successResultOf(self.server.core.accounts.delete("bob@example.com"))
-        self.assertEqual((d.group("sales").members, d.supportersOf("acme")), ((), []))
+        self.assertEqual((d.group("sales").members, d.supportersOf("acme")), ((), ()))
 
     def test_idTakenWhileBeingStored(self):
         """
