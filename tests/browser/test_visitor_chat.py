@@ -20,7 +20,6 @@ import base64
 import copy
 import json
 import os
-import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode, urlsplit
@@ -60,9 +59,6 @@ REPLY = "Hello Vera, how can I help?"
 AFTER_RELOAD = "Your order left our warehouse today."
 LAST_LINE = "Thank you, that is all."
 OFFLINE_TEXT = "Please call me back tomorrow morning."
-
-#: How soon a supporter's line must be on the visitor's screen, in seconds.
-PROMPT = 2.0
 
 CLIENT = "jabber:client"
 ROSTER = "jabber:iq:roster"
@@ -294,7 +290,7 @@ def test_visitorChatsWithSupporter(daemon, browser):
          and the visitor in her roster (group Visitors, named after the
          visitor: the name is text, never markup, on both sides); the
          visitor is told alice's name for visitors ("Alice");
-      2. alice's reply is on the page within L{PROMPT} seconds; her
+      2. alice's reply is on the page (how fast: bench/visitors.py); her
          C{composing} shows "... is typing", and the visitor's typing sends
          her C{composing};
       3. after a reload the page shows the same lines, none lost or
@@ -382,11 +378,8 @@ def test_visitorChatsWithSupporter(daemon, browser):
         assert bodies == [text, FIRST_LINE], bodies
 
         # alice's reply is on the page at once (long polling).
-        sent = time.monotonic()
         alice.send(visitor, REPLY)
         window.waitForLine(("supporter", f"{shownName}: {REPLY}"), "alice's reply on the page")
-        delay = time.monotonic() - sent
-        assert delay <= PROMPT, f"alice's reply took {delay:.1f}s to show"
 
         # alice types: "... is typing" shows, and goes when she pauses.
         alice.sendState(visitor, "composing")
