@@ -230,14 +230,20 @@ def stanzaSummary(element):
 
 class HeldStore(MemoryStore):
     """
-    Company writes wait until the test fires them.
+    Writes of the named methods wait until the test fires their Deferreds in
+    C{held} (C{callback(None)} to do the write, C{errback(...)} to fail it).
     """
 
-    def __init__(self):
+    def __init__(self, held=("putCompany",)):
         MemoryStore.__init__(self)
         self.held = []
+        for name in held:
+            setattr(self, name, self._holding(getattr(MemoryStore, name)))
 
-    def putCompany(self, company):
-        d = Deferred()
-        self.held.append(d)
-        return d.addCallback(lambda _: MemoryStore.putCompany(self, company))
+    def _holding(self, write):
+        def holding(*args):
+            d = Deferred()
+            self.held.append(d)
+            return d.addCallback(lambda _: write(self, *args))
+
+        return holding

@@ -18,6 +18,12 @@ class AccountExists(Exception):
     """
 
 
+class StorageFull(Exception):
+    """
+    The disk under the database is full: nothing more can be written.
+    """
+
+
 class NoSuchAccount(Exception):
     """
     There is no account with that address.
@@ -166,10 +172,15 @@ class IOfflineStore(Interface):
         stored, C{False} if the user already has C{limit} messages waiting.
         """
 
-    def popMessages(user: str):
+    def getMessages(user: str):
         """
-        Fire with the waiting messages as C{(stanza, stamp)} pairs, oldest
-        first, removing them.
+        Fire with the waiting messages as C{(id, stanza, stamp)}, oldest
+        first.  They stay until L{deleteMessages}.
+        """
+
+    def deleteMessages(user: str, ids):
+        """
+        Remove the waiting messages with these ids (once delivered).
         """
 
 

@@ -36,6 +36,7 @@ class MemoryStore:
         self._pending = {}
         self._versions = {}
         self._offline = {}
+        self._lastMessageId = 0
         self._last = {}
         self._autoaway = {}
         self._documents = {}
@@ -46,12 +47,6 @@ class MemoryStore:
         self._profiles = {}
         self._transcripts = {}
         self._lines = {}
-
-    def sync(self):
-        """
-        Fire once everything asked of the store before is done (at once).
-        """
-        return succeed(None)
 
     # IAccountStore
 
@@ -158,11 +153,21 @@ class MemoryStore:
         messages = self._offline.setdefault(user, [])
         if len(messages) >= limit:
             return succeed(False)
-        messages.append((stanza, stamp))
+        self._lastMessageId += 1
+        messages.append((self._lastMessageId, stanza, stamp))
         return succeed(True)
 
-    def popMessages(self, user):
-        return succeed(self._offline.pop(user, []))
+    def getMessages(self, user):
+        return succeed(list(self._offline.get(user, [])))
+
+    def deleteMessages(self, user, ids):
+        ids = set(ids)
+        kept = [m for m in self._offline.get(user, []) if m[0] not in ids]
+        if kept:
+            self._offline[user] = kept
+        else:
+            self._offline.pop(user, None)
+        return succeed(None)
 
     # ILastActivityStore
 

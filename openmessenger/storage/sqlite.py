@@ -39,6 +39,7 @@ from openmessenger.storage.interfaces import (
     Roster,
     RosterItem,
     ScramKeys,
+    StorageFull,
     Supporter,
     Transcript,
     TranscriptLine,
@@ -183,15 +184,7 @@ class SQLiteStore:
         return self.pool.runInteraction(_migrate)
 
     def _run(self, fn, *args):
-        return self.pool.runInteraction(fn, *args)
-
-    def sync(self):
-        """
-        Fire once everything asked of the store before is committed: the
-        single connection works in order, so an empty interaction waits for
-        all earlier ones.
-        """
-        return self._run(lambda cursor: None)
+        return self.pool.runInteraction(fn, *args).addErrback(_storageFull)
 
     # IAccountStore
 
@@ -375,16 +368,23 @@ class SQLiteStore:
 
         return self._guardAccount(user, store)
 
-    def popMessages(self, user):
-        def pop(cursor):
-            rows = cursor.execute(
-                "SELECT stanza, stamp FROM offline_message WHERE owner = ? ORDER BY id",
+    def getMessages(self, user):
+        def get(cursor):
+            return cursor.execute(
+                "SELECT id, stanza, stamp FROM offline_message WHERE owner = ? ORDER BY id",
                 (user,),
             ).fetchall()
-            cursor.execute("DELETE FROM offline_message WHERE owner = ?", (user,))
-            return rows
 
-        return self._run(pop)
+        return self._run(get)
+
+    def deleteMessages(self, user, ids):
+        def delete(cursor):
+            cursor.executemany(
+                "DELETE FROM offline_message WHERE owner = ? AND id = ?",
+                [(user, id) for id in ids],
+            )
+
+        return self._run(delete)
 
     # ILastActivityStore
 
@@ -667,6 +667,16 @@ class SQLiteStore:
             return cursor.rowcount
 
         return self._run(delete)
+
+
+def _storageFull(failure):
+    """
+    Tell a full disk apart (callers answer C{resource-constraint}).
+    """
+    error = failure.check(sqlite3.OperationalError, sqlite3.DatabaseError)
+    if error and getattr(failure.value, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        raise StorageFull(str(failure.value)) from None
+    return failure
 
 
 def _execute(cursor, sql, args):

@@ -6,6 +6,8 @@ visitor typed.
 
 import itertools
 
+from openmessenger.text import clean, oneLine
+
 #: States in which a supporter takes visitors, best first; never dnd/offline.
 TAKING = ("online", "away", "xa")
 
@@ -24,7 +26,7 @@ class VisitorError(ValueError):
 
 
 def cleanText(text, limit, what):
-    text = " ".join((text or "").split()) if what != "message" else (text or "").strip()
+    text = oneLine(text or "") if what != "message" else clean(text or "").strip()
     if not text:
         raise VisitorError(f"{what} is missing")
     if len(text) > limit:
@@ -34,9 +36,11 @@ def cleanText(text, limit, what):
 
 def cleanParameters(pairs):
     """
-    The C{param_*} values, bounded in count and size.
+    The C{param_*} values, bounded in count and size, each name and value
+    on one line (so no value can pass for a label in what the supporter
+    reads).
     """
-    pairs = list(pairs)
+    pairs = [(oneLine(name), oneLine(value)) for name, value in pairs]
     if len(pairs) > MAX_PARAMETERS:
         raise VisitorError(f"more than {MAX_PARAMETERS} parameters")
     result = []

@@ -86,6 +86,13 @@ class NobodyAvailable(Exception):
     """
 
 
+class NotSaved(Exception):
+    """
+    What the visitor sent could not be stored, so it went nowhere: the
+    message says so, for the visitor to try again.
+    """
+
+
 class Chat:
     def __init__(self, company, publicId, name, email, parameters, lang, domain, now):
         self.token = secrets.token_urlsafe(24)
@@ -106,6 +113,8 @@ class Chat:
         self.answered = False
         self.events = []
         self.seq = 0
+        #: Lines of the transcript so far.
+        self.lines = 0
         self.waiters = []
         #: Receipts the supporter asked for (XEP-0184), as (seq, to, id):
         #: sent once the page has fetched that event.
@@ -183,11 +192,13 @@ class VisitorChatService:
 
     # Starting
 
+    @defer.inlineCallbacks
     def start(self, publicId, slug, name, email, parameters, lang, address, referrer=""):
         """
-        Start a chat; return it, or raise L{NobodyAvailable} or
-        L{VisitorError}.  The page the visitor came from (C{referrer}) comes
-        last among the parameters, on top of the page's own.
+        Start a chat once its transcript is stored; fire with it, or fail
+        with L{NobodyAvailable}, L{VisitorError} or L{NotSaved}.  The page
+        the visitor came from (C{referrer}) comes last among the parameters,
+        on top of the page's own.
         """
         name, email, parameters = checkVisitor(name, email, parameters)
         if referrer:
@@ -200,9 +211,9 @@ class VisitorChatService:
             raise NobodyAvailable()
         self.throttle.failed(address)
         chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
+        yield self.saved(self.store.putTranscript(chat.transcript()), "the chat could not be started")
         self.byToken[chat.token] = chat
         self.byVisitor[chat.visitorJid] = chat
-        self.store.putTranscript(chat.transcript()).addErrback(self.log.failure)
         self.assign(chat, supporter)
         self.sweep()
         return chat
@@ -251,7 +262,7 @@ class VisitorChatService:
         chat.unwatch = self.availability.watch(
             supporter, lambda account, state: self.supporterChanged(chat, account, state)
         )
-        self.store.putTranscript(chat.transcript()).addErrback(self.log.failure)
+        self.keep(chat, self.store.putTranscript(chat.transcript()))
         chat.answerTimer = self.clock.callLater(self.answerTimeout, self.noAnswer, chat, supporter)
 
     def supporterName(self, chat, supporter):
@@ -336,7 +347,13 @@ class VisitorChatService:
         chat.idle = max(0, idle)
         self.sendPresence(chat)
 
+    @defer.inlineCallbacks
     def say(self, chat, text):
+        """
+        Store a line of the visitor's, then relay it: fire once both are
+        done, or fail with L{VisitorError} or L{NotSaved} (then the
+        supporter never saw it).
+        """
         if chat.ended is not None:
             raise VisitorError("the chat has ended")
         text = cleanText(text, MAX_MESSAGE, "message")
@@ -345,8 +362,11 @@ class VisitorChatService:
             raise VisitorError("you are writing too fast; please wait a moment")
         chat.said = recent + [self.now()]
         self.seen(chat)
+        yield self.saved(self.record(chat, "visitor", chat.name, text),
+                         "your message could not be saved; please send it again")
         self.event(chat, "message", "visitor", text)
-        self.send(self.message(chat, text))
+        if chat.supporter:
+            self.send(self.message(chat, text))
         chat.chatState = "active"
 
     def typing(self, chat, composing):
@@ -366,7 +386,7 @@ class VisitorChatService:
             self.sendPresence(chat)
             self.unindex(chat)  # the transcript still names the supporter
             self.rosters.sharedChanged(chat.supporter, chat.visitorJid)
-        self.store.putTranscript(chat.transcript(chat.ended, how)).addErrback(self.log.failure)
+        self.keep(chat, self.store.putTranscript(chat.transcript(chat.ended, how)))
         self.byVisitor.pop(chat.visitorJid, None)
 
     def events(self, chat, after):
@@ -413,17 +433,53 @@ class VisitorChatService:
                 w.callback(None)
 
     def event(self, chat, kind, sender, text):
+        """
+        Something for the page to show.  System events go into the
+        transcript as they happen; messages were stored before (L{record}).
+        """
         chat.seq += 1
         event = {"seq": chat.seq, "kind": kind, "from": sender, "text": text, "stamp": self.now()}
         chat.events.append(event)
         del chat.events[:-MAX_EVENTS]
-        if kind in ("message", "system"):
-            who = chat.name if sender == "visitor" else (chat.supporter or "")
-            line = TranscriptLine(chat.seq, "visitor" if sender == "visitor" else
-                                  "supporter" if kind == "message" else "system", who,
-                                  text if kind == "message" else f"{sender}: {text}", event["stamp"])
-            self.store.appendLine(chat.id, line).addErrback(self.log.failure)
+        if kind == "system":
+            self.keep(chat, self.record(chat, "system", chat.supporter or "", f"{sender}: {text}"))
         self.wake(chat)
+
+    def record(self, chat, direction, who, text):
+        """
+        Add a line to the transcript; the Deferred fires once it is stored.
+        """
+        chat.lines += 1
+        return self.store.appendLine(chat.id, TranscriptLine(chat.lines, direction, who, text, self.now()))
+
+    def saved(self, write, what):
+        """
+        A write the visitor waits for: its failure becomes L{NotSaved}.
+        """
+        def failed(failure):
+            self.log.failure("Storing a visitor chat failed", failure)
+            raise NotSaved(what)
+
+        return write.addErrback(failed)
+
+    def keep(self, chat, write):
+        """
+        A write nobody waits for: if it fails, the supporter is told that
+        the transcript misses something (not only the log).
+        """
+        def failed(failure):
+            self.log.failure("Storing the transcript of chat {id} failed", failure, id=chat.id)
+            supporter = chat.supporter or (chat.served[-1] if chat.served else None)
+            if supporter is not None:
+                notice = domish.Element((stanzas.NS_CLIENT, "message"))
+                notice["from"] = chat.visitorJid.partition("@")[2]
+                notice["to"] = supporter
+                notice["type"] = "chat"
+                notice.addElement("body", content=(
+                    f"The transcript of the chat with {chat.name} could not be saved completely."))
+                self.send(notice)
+
+        write.addErrback(failed)
 
     # What the supporter does
 
@@ -443,10 +499,24 @@ class VisitorChatService:
         body = stanzas.child(message, stanzas.NS_CLIENT, "body")
         if body is not None and str(body).strip():
             chat.answered = True
-            if stanzas.child(message, NS_RECEIPTS, "request") is not None and message.getAttribute("id"):
-                chat.receipts.append((chat.seq + 1, message["from"], message["id"]))
-                del chat.receipts[:-MAX_EVENTS]
-            self.event(chat, "message", "supporter", str(body)[:MAX_MESSAGE * 4])
+            text = str(body)[:MAX_MESSAGE * 4]
+
+            def stored(_):
+                if stanzas.child(message, NS_RECEIPTS, "request") is not None and message.getAttribute("id"):
+                    chat.receipts.append((chat.seq + 1, message["from"], message["id"]))
+                    del chat.receipts[:-MAX_EVENTS]
+                self.event(chat, "message", "supporter", text)
+
+            def failed(failure):
+                # The visitor never sees what the transcript lacks.
+                self.log.failure("Storing a supporter's line failed", failure)
+                reply = stanzas.errorReply(message, "internal-server-error",
+                                           "Not saved, so the visitor did not get it; send it again.")
+                if reply is not None:
+                    self.send(reply)
+
+            stanzas.storing(message, self.record(chat, "supporter", chat.supporter, text)
+                            .addCallbacks(stored, failed))
         elif stanzas.child(message, NS_CHATSTATES, "composing") is not None:
             self.event(chat, "typing", "supporter", "composing")
         elif stanzas.child(message, NS_CHATSTATES, "paused") is not None:
@@ -545,6 +615,10 @@ class VisitorChatService:
             ["Message left on the website", f"From: {name}" + (f" <{email}>" if email else "")]
             + [f"{k}: {v}" for k, v in parameters] + ["", text]
         )
+        what = "your message could not be saved; please send it again"
+        yield self.saved(self.store.putTranscript(chat.transcript(self.now(), "offline form")), what)
+        yield self.saved(self.record(chat, "visitor", name, text), what)
+        writes = []
         for supporter in supporters:
             message = domish.Element((stanzas.NS_CLIENT, "message"))
             message["from"] = chat.visitorJid
@@ -552,6 +626,11 @@ class VisitorChatService:
             message["type"] = "normal"
             message.addElement("subject", content=f"Website: {name}")
             message.addElement("body", content=body)
+            message.writes = []
             self.send(message)
-        yield self.store.putTranscript(chat.transcript(self.now(), "offline form"))
-        yield self.store.appendLine(chat.id, TranscriptLine(1, "visitor", name, text, self.now()))
+            writes += message.writes
+        # Supporters offline get it from offline storage: at least one
+        # of them must have it stored.
+        stored = yield defer.gatherResults(writes)
+        if writes and not any(stored):
+            raise NotSaved(what)

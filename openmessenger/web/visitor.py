@@ -16,8 +16,9 @@ from klein import Klein
 from twisted.internet import defer
 
 from openmessenger.visitorchat.model import VisitorError
-from openmessenger.visitorchat.service import NobodyAvailable
+from openmessenger.visitorchat.service import NobodyAvailable, NotSaved
 from openmessenger.web.i18n import translator
+from openmessenger.web.inputs import BadInput, arguments, jsonBody
 from openmessenger.web.pages import language
 from openmessenger.web.proxy import clientAddress
 
@@ -32,11 +33,6 @@ SCRIPT_TEXTS = (
     "Thank you, your message was sent.", "Something went wrong; please try again.",
     "You", "Your colleague is no longer available; we are looking for someone else.",
 )
-
-
-def arguments(request):
-    return {key.decode("utf-8", "replace"): values[-1].decode("utf-8", "replace")
-            for key, values in request.args.items()}
 
 
 class VisitorRoutes:
@@ -54,17 +50,6 @@ class VisitorRoutes:
         request.setHeader(b"x-content-type-options", b"nosniff")
         return json.dumps(value).encode("utf-8")
 
-    def body(self, request):
-        if (request.getHeader(b"content-type") or b"").split(b";")[0].strip() != b"application/json":
-            raise VisitorError("expected JSON")
-        try:
-            value = json.loads(request.content.read(65536).decode("utf-8"))
-        except ValueError:
-            raise VisitorError("malformed JSON") from None
-        if not isinstance(value, dict):
-            raise VisitorError("malformed JSON")
-        return value
-
     @app.route("/", methods=["GET"], strict_slashes=False)
     def window(self, request):
         args = arguments(request)
@@ -80,11 +65,12 @@ class VisitorRoutes:
         )
 
     @app.route("/start", methods=["POST"])
+    @defer.inlineCallbacks
     def start(self, request):
         try:
-            values = self.body(request)
+            values = jsonBody(request)
             parameters = [(str(k), str(v)) for k, v in values.get("parameters", [])]
-            chat = self.chats.start(
+            chat = yield self.chats.start(
                 str(values.get("company", "")), str(values.get("supporter", "")) or None,
                 str(values.get("name", "")), str(values.get("email", "")), parameters,
                 language(request), clientAddress(request, self.trustedProxies),
@@ -92,7 +78,9 @@ class VisitorRoutes:
             )
         except NobodyAvailable:
             return self.json(request, {"available": False})
-        except (VisitorError, TypeError, ValueError) as e:
+        except NotSaved as e:
+            return self.json(request, {"error": str(e)}, 503)
+        except (VisitorError, BadInput, TypeError, ValueError) as e:
             return self.json(request, {"error": str(e)}, 400)
         return self.json(request, {"available": True, "token": chat.token})
 
@@ -100,14 +88,16 @@ class VisitorRoutes:
     @defer.inlineCallbacks
     def offline(self, request):
         try:
-            values = self.body(request)
+            values = jsonBody(request)
             parameters = [(str(k), str(v)) for k, v in values.get("parameters", [])]
             yield self.chats.offlineMessage(
                 str(values.get("company", "")), str(values.get("name", "")),
                 str(values.get("email", "")), str(values.get("text", "")), parameters,
                 language(request), clientAddress(request, self.trustedProxies),
             )
-        except (VisitorError, TypeError, ValueError) as e:
+        except NotSaved as e:
+            return self.json(request, {"error": str(e)}, 503)
+        except (VisitorError, BadInput, TypeError, ValueError) as e:
             return self.json(request, {"error": str(e)}, 400)
         return self.json(request, {"sent": True})
 
@@ -135,20 +125,24 @@ class VisitorRoutes:
         ))
 
     @app.route("/api/<token>/<action>", methods=["POST"])
+    @defer.inlineCallbacks
     def act(self, request, token, action):
         chat = self.chat(token)
         if chat is None:
             return self.json(request, {"error": "no such chat"}, 404)
         try:
-            values = self.body(request)
+            values = jsonBody(request)
             if action == "say":
-                self.chats.say(chat, str(values.get("text", "")))
+                # The 200 follows the line's durable write.
+                yield self.chats.say(chat, str(values.get("text", "")))
             elif action == "typing":
                 self.chats.typing(chat, bool(values.get("composing")))
             elif action == "close":
                 self.chats.close(chat)
             else:
                 return self.json(request, {"error": "unknown action"}, 404)
-        except VisitorError as e:
+        except NotSaved as e:
+            return self.json(request, {"error": str(e)}, 503)
+        except (VisitorError, BadInput) as e:
             return self.json(request, {"error": str(e)}, 400)
         return self.json(request, {"ok": True})

@@ -17,6 +17,7 @@ import collections
 import os
 import random
 
+from twisted.internet import defer
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -24,6 +25,7 @@ from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
+from openmessenger.text import xmlSafe
 from openmessenger.xmpp import events, jids, sasl, stanzas
 from openmessenger.xmpp.parser import RestrictedElementStream, StreamLimitError
 from openmessenger.xmpp.sessions import Session
@@ -80,6 +82,8 @@ class ClientStream(xmlstream.XmlStream):
         self.maxStanzaSize = maxStanzaSize
         xmlstream.XmlStream.__init__(self, negotiator)
         self.elementHandler = negotiator.negotiationElement
+        #: The pings sent by L{confirmed}, by id, with their Deferreds.
+        self.confirming = {}
 
     def _initializeStream(self):
         self.stream = RestrictedElementStream(self.maxStanzaSize)
@@ -129,12 +133,28 @@ class ClientStream(xmlstream.XmlStream):
         if not self.closed:
             self.closed = True
             self.cleanClose = True
+            # It read what came before its goodbye.
+            self.endConfirmations(True)
             self.authenticator.endSession()
             self.sendFooter()
             self.transport.loseConnection()
 
+    def write(self, obj):
+        """
+        Serialise an element (or take text) and write it, dropping whatever
+        XML 1.0 forbids: whatever a stanza picked up on its way, the client
+        never gets a stream it must reject as not well-formed.
+        """
+        if domish.IElement.providedBy(obj):
+            obj = obj.toXml(
+                prefixes=self.prefixes,
+                defaultUri=self.namespace,
+                prefixesInScope=list(self.prefixes.values()),
+            )
+        xmlstream.XmlStream.send(self, xmlSafe(obj))
+
     def send(self, obj):
-        xmlstream.XmlStream.send(self, obj)
+        self.write(obj)
         sm = self.sm
         if sm is None or not domish.IElement.providedBy(obj):
             return
@@ -143,7 +163,48 @@ class ClientStream(xmlstream.XmlStream):
             if len(sm.queue) > self.factory.smSettings.max_unacked:
                 self.closeWithError("resource-constraint", "Too many unacknowledged stanzas.")
             elif sm.sent % REQUEST_EVERY == 0:
-                xmlstream.XmlStream.send(self, domish.Element((NS_SM, "r")))
+                self.write(domish.Element((NS_SM, "r")))
+
+    def confirmed(self):
+        """
+        Fire with C{True} once the client has shown it has every stanza sent
+        to it so far: with stream management by acknowledging them,
+        otherwise by answering a ping sent after them (or by closing its
+        stream); with C{False} if the connection ends before.
+        """
+        if self.closed:
+            return defer.succeed(False)
+        if self.sm is not None:
+            d = self.sm.confirmed()
+            if not d.called:
+                self.write(domish.Element((NS_SM, "r")))
+            return d
+        ping = domish.Element((NS_CLIENT, "iq"))
+        ping["type"] = "get"
+        ping["id"] = "confirm-" + binascii.hexlify(os.urandom(6)).decode("ascii")
+        ping["from"] = self.session.jid.host
+        ping["to"] = self.session.full
+        ping.addElement((NS_PING, "ping"))
+        d = self.confirming[ping["id"]] = defer.Deferred()
+        self.send(ping)
+        return d
+
+    def answersConfirmation(self, stanza):
+        """
+        Whether C{stanza} answers a ping of L{confirmed}: it fires that.
+        """
+        if stanza.name != "iq" or stanza.getAttribute("type") not in ("result", "error"):
+            return False
+        d = self.confirming.pop(stanza.getAttribute("id", ""), None)
+        if d is None:
+            return False
+        d.callback(True)
+        return True
+
+    def endConfirmations(self, outcome):
+        confirming, self.confirming = self.confirming, {}
+        for d in confirming.values():
+            d.callback(outcome)
 
     def closeWithError(self, condition, text=None, appCondition=None):
         """
@@ -158,6 +219,7 @@ class ClientStream(xmlstream.XmlStream):
 
     def connectionLost(self, reason):
         self.closed = True
+        self.endConfirmations(False)
         # A connection that broke (not closed by either side) may be resumed.
         self.authenticator.endSession(resumable=not self.cleanClose)
         xmlstream.XmlStream.connectionLost(self, reason)
@@ -572,11 +634,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             self.smFailed("unexpected-request")
         elif name == "r":
             # Acknowledge only what storage has: wait for the writes that
-            # the stanzas handled so far started.
+            # the stanzas handled so far started (each answered with an
+            # error stanza first if it failed).
             answer = self.answer(xs.sm)
-            self.factory.accounts.store.sync().addCallback(
-                lambda _: None if xs.closed else xs.send(answer)
-            ).addErrback(self.internalError)
+            xs.sm.written().addCallback(lambda _: None if xs.closed else xs.send(answer))
         elif name == "a":
             try:
                 xs.sm.acknowledged(int(element.getAttribute("h", "")))
@@ -633,7 +694,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         resumed["h"] = str(sm.received % 2**32)
         xs.send(resumed)
         for stanza in sm.unacknowledged():
-            xmlstream.XmlStream.send(xs, stanza)
+            xs.write(stanza)
         xs.elementHandler = self.stanzaReceived
         self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
         if suspended:
@@ -657,6 +718,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         # Only stanzas count for stream management (XEP-0198 4), not CSI.
         if xs.sm is not None:
             xs.sm.received += 1
+        if xs.confirming and xs.answersConfirmation(stanza):
+            return
         stanza["from"] = session.full
         to = stanza.getAttribute("to")
         if to is not None:
@@ -679,7 +742,11 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             # Someone typed a message: the user is back at the keyboard.
             self.factory.domain.accounts.xmlstream.dispatch(session, events.USER_ACTIVE)
         stanza.origin = session
+        stanza.writes = []
         self.factory.domain.outbound(stanza)
+        if xs.sm is not None:
+            for write in stanza.writes:
+                xs.sm.writing(write)
 
     def reject(self, stanza, condition, text):
         reply = stanzas.errorReply(stanza, condition, text)
@@ -768,7 +835,12 @@ class ClientFactory(ServerFactory):
         the user's other resources or offline storage; requests it never
         answered bounce.
         """
+        sm.abandoned()
         for stanza in sm.unacknowledged():
+            if getattr(stanza, "stored", False):
+                # Replayed from offline storage, which keeps it until a
+                # session confirms it.
+                continue
             if stanza.name == "message" and not _isCarbon(stanza):
                 if stanza.getAttribute("to"):
                     self.domain.receive(stanza)

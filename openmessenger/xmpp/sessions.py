@@ -55,6 +55,14 @@ class Session:
         """
         self.stream.send(element)
 
+    def confirmed(self):
+        """
+        Fire with C{True} once the client has everything sent to it so far,
+        with C{False} if the session ends before (see
+        L{ClientStream.confirmed}).
+        """
+        return self.stream.confirmed()
+
     def close(self, condition: str, text: str = ""):
         """
         End the session with a stream error.

@@ -23,6 +23,19 @@ def errorReply(stanza, condition, text=None):
     return StanzaError(condition, text=text).toResponse(stanza)
 
 
+def storing(stanza, d):
+    """
+    Note that handling C{stanza} started the durable write C{d} (a Deferred
+    that does not fail: a failure has been answered already; it fires with
+    whether the stanza was kept), so that the sender's acknowledgement of
+    the stanza (XEP-0198) waits for it.
+    """
+    writes = getattr(stanza, "writes", None)
+    if writes is not None:
+        writes.append(d)
+    return d
+
+
 def formatStamp(stamp: float) -> str:
     """
     An XEP-0082 DateTime in UTC, e.g. C{2026-11-26T15:23:00.123Z}.

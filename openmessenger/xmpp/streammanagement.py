@@ -18,6 +18,7 @@ import binascii
 import collections
 import os
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 NS_SM = "urn:xmpp:sm:3"
@@ -47,6 +48,13 @@ class AckState:
         self.received = 0
         self.sent = 0
         self.queue = collections.deque()
+        #: C{(number, Deferred)}: who waits for the client to acknowledge
+        #: the stanza of that number.
+        self.confirmations = collections.deque()
+        #: Durable writes that stanzas received so far started, unfinished.
+        self.writes = set()
+        #: C{(writes, Deferred)}: acknowledgements waiting for those writes.
+        self.answers = collections.deque()
 
     def outbound(self, stanza):
         self.sent += 1
@@ -60,9 +68,55 @@ class AckState:
             raise HandledCountTooHigh(handled)
         while self.queue and self.queue[0][0] <= handled:
             self.queue.popleft()
+        while self.confirmations and self.confirmations[0][0] <= handled:
+            self.confirmations.popleft()[1].callback(True)
 
     def unacknowledged(self):
         return [stanza for _, stanza in self.queue]
+
+    def confirmed(self):
+        """
+        Fire with C{True} once the client acknowledged every stanza sent so
+        far, or with C{False} if the session ends before.
+        """
+        if not self.queue:
+            return defer.succeed(True)
+        d = defer.Deferred()
+        self.confirmations.append((self.sent, d))
+        return d
+
+    def abandoned(self):
+        """
+        The session ended for good: nothing more will be acknowledged.
+        """
+        while self.confirmations:
+            self.confirmations.popleft()[1].callback(False)
+
+    def writing(self, d):
+        """
+        A stanza just received started the durable write C{d} (a Deferred
+        that does not fail): acknowledgements from now on wait for it.
+        """
+        self.writes.add(d)
+
+        def done(result):
+            self.writes.discard(d)
+            while self.answers and self.answers[0][0].isdisjoint(self.writes):
+                self.answers.popleft()[1].callback(None)
+            return result
+
+        d.addBoth(done)
+
+    def written(self):
+        """
+        Fire once every durable write started so far has finished: at once
+        if there is none, so answering C{<r/>} costs nothing then.
+        """
+        if not self.writes and not self.answers:
+            return defer.succeed(None)
+        d = defer.Deferred()
+        self.answers.append((frozenset(self.writes), d))
+        return d
 
 
 class SuspendedStream:
@@ -76,6 +130,9 @@ class SuspendedStream:
 
     def send(self, stanza):
         self.state.outbound(stanza)
+
+    def confirmed(self):
+        return self.state.confirmed()
 
     def closeWithError(self, condition, text=None):
         # E.g. the account was deleted: no point waiting for a resumption.

@@ -125,18 +125,24 @@ class StorageTestsMixin:
 
     def test_offline(self):
         """
-        Offline messages come back oldest first, once, up to the limit.
+        Offline messages come back oldest first, up to the limit, and stay
+        until deleted by id.
         """
         self.createAlice()
         for n in range(3):
             stored = self.result(self.store.storeMessage("alice@example.com", f"<m n='{n}'/>", 10.0 + n, 3))
             self.assertTrue(stored)
         self.assertFalse(self.result(self.store.storeMessage("alice@example.com", "<m/>", 20.0, 3)))
+        rows = self.result(self.store.getMessages("alice@example.com"))
         self.assertEqual(
-            self.result(self.store.popMessages("alice@example.com")),
+            [(text, stamp) for _, text, stamp in rows],
             [("<m n='0'/>", 10.0), ("<m n='1'/>", 11.0), ("<m n='2'/>", 12.0)],
         )
-        self.assertEqual(self.result(self.store.popMessages("alice@example.com")), [])
+        self.assertEqual(self.result(self.store.getMessages("alice@example.com")), rows)
+        self.result(self.store.deleteMessages("alice@example.com", [rows[0][0], rows[2][0]]))
+        self.assertEqual(self.result(self.store.getMessages("alice@example.com")), [rows[1]])
+        self.result(self.store.deleteMessages("alice@example.com", [rows[1][0]]))
+        self.assertEqual(self.result(self.store.getMessages("alice@example.com")), [])
 
     def test_lastActivity(self):
         """
@@ -215,7 +221,7 @@ class StorageTestsMixin:
         self.assertGreater(bob.version, before)
         self.result(self.store.createAccount("alice@example.com", CREDENTIALS))
         self.assertEqual(self.result(self.store.getRoster("alice@example.com")).items, {})
-        self.assertEqual(self.result(self.store.popMessages("alice@example.com")), [])
+        self.assertEqual(self.result(self.store.getMessages("alice@example.com")), [])
         self.assertIsNone(self.result(self.store.getLastActivity("alice@example.com")))
         self.failureResultOf(self.store.deleteAccount("ghost@example.com"), NoSuchAccount)
 

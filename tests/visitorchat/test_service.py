@@ -3,6 +3,8 @@ Tests for L{openmessenger.visitorchat.service} and its XMPP side
 (L{openmessenger.visitorchat.component}), with supporters as XMPP clients.
 """
 
+from twisted.internet.defer import fail
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
@@ -11,10 +13,23 @@ from wokkel import disco
 from openmessenger.features.disco import capsVersion
 
 from openmessenger.visitorchat.model import VisitorError
-from openmessenger.visitorchat.service import NobodyAvailable
+from openmessenger.storage.interfaces import StorageFull
+from openmessenger.storage.memory import MemoryStore
+from openmessenger.visitorchat.service import NobodyAvailable, NotSaved
 from tests.helpers import FakeServer, parse
 
 NS_ROSTER = "jabber:iq:roster"
+
+
+def outcome(d):
+    """
+    The result of a Deferred that has fired, its failure raised.
+    """
+    results = []
+    d.addBoth(results.append)
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]
 
 
 class ServiceTests(SynchronousTestCase):
@@ -32,7 +47,10 @@ class ServiceTests(SynchronousTestCase):
         self.alice = self.server.login("alice@example.com")
 
     def start(self, name="Vera", slug=None, parameters=(("Kundennummer", "56164"),), address="198.51.100.1"):
-        return self.chats.start("sales", slug, name, "vera@example.net", list(parameters), "de", address)
+        return outcome(self.chats.start("sales", slug, name, "vera@example.net", list(parameters), "de", address))
+
+    def say(self, chat, text):
+        return outcome(self.chats.say(chat, text))
 
     def messages(self, client):
         return [e for e in client.read() if getattr(e, "name", None) == "message"]
@@ -161,7 +179,7 @@ class ServiceTests(SynchronousTestCase):
         self.successResultOf(self.chats.offlineMessage("sales", "Vera", "vera@example.net",
                                                        "Bitte rufen Sie zurück", [("Tel", "123")], "de", "198.51.100.1"))
         stored = self.server.store._offline["alice@example.com"]
-        self.assertIn("Bitte rufen Sie zurück", stored[0][0])
+        self.assertIn("Bitte rufen Sie zurück", stored[0][1])
         transcripts = self.successResultOf(self.server.store.listTranscripts("acme"))
         self.assertEqual(transcripts[0].endedHow, "offline form")
 
@@ -235,13 +253,13 @@ class ServiceTests(SynchronousTestCase):
         self.assertRaises(VisitorError, self.start, name="")
         self.assertRaises(VisitorError, self.start, parameters=[("p", "x")] * 30)
         chat = self.start()
-        self.assertRaises(VisitorError, self.chats.say, chat, "x" * 2001)
+        self.assertRaises(VisitorError, self.say, chat, "x" * 2001)
         for _ in range(10):
             self.start(address="203.0.113.5")
         self.assertRaises(VisitorError, self.start, address="203.0.113.5")
         for n in range(20):
             self.chats.say(chat, f"spam {n}")
-        self.assertRaises(VisitorError, self.chats.say, chat, "one too many")
+        self.assertRaises(VisitorError, self.say, chat, "one too many")
         self.server.clock.advance(31)
         self.chats.say(chat, "calm again")
 
@@ -301,3 +319,99 @@ class ServiceTests(SynchronousTestCase):
         self.alice.send(f"<iq type='get' id='d' to='{chat.visitorJid}'>"
                         f"<query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/></iq>")
         self.assertEqual(self.alice.readOne().error.firstChildElement().name, "item-not-found")
+
+
+class FailingStore(MemoryStore):
+    """
+    A memory store whose named writes fail while listed in C{failing}.
+    """
+
+    def __init__(self):
+        MemoryStore.__init__(self)
+        self.failing = set()
+
+    def putTranscript(self, transcript):
+        if "putTranscript" in self.failing:
+            return fail(StorageFull("disk full"))
+        return MemoryStore.putTranscript(self, transcript)
+
+    def appendLine(self, chat, line):
+        if "appendLine" in self.failing:
+            return fail(StorageFull("disk full"))
+        return MemoryStore.appendLine(self, chat, line)
+
+
+class FailedWriteTests(SynchronousTestCase):
+    """
+    Every line is stored before anyone is told it went; a failed write
+    reaches the visitor or the supporter.
+    """
+
+    def setUp(self):
+        self.server = FakeServer(store=FailingStore(), extra="[stream_management]\nresume_timeout = 60\n")
+        self.server.addUser("alice@example.com")
+        d = self.server.core.directory
+        self.successResultOf(d.addCompany("acme", "ACME", ["example.com"]))
+        self.successResultOf(d.addSupporter("acme", "alice@example.com", "alice", "Alice"))
+        self.alice = self.server.login("alice@example.com")
+        self.chats = self.server.core.visitorChats
+        self.store = self.server.store
+
+    def start(self):
+        return outcome(self.chats.start("acme", None, "Vera", "", [], "de", "198.51.100.1"))
+
+    def tearDown(self):
+        self.flushLoggedErrors(StorageFull)
+
+    def test_startNotSaved(self):
+        """
+        A chat whose transcript cannot be stored does not start: the visitor
+        is told, the supporter sees nothing.
+        """
+        self.store.failing.add("putTranscript")
+        self.assertRaises(NotSaved, self.start)
+        self.assertEqual(self.alice.read(), [])
+        self.assertEqual(self.chats.byToken, {})
+
+    def test_lineNotSaved(self):
+        """
+        A visitor's line that cannot be stored fails and is not relayed.
+        """
+        chat = self.start()
+        self.alice.read()
+        self.store.failing.add("appendLine")
+        self.assertRaises(NotSaved, outcome, self.chats.say(chat, "hello"))
+        self.assertEqual([e for e in self.alice.read() if e.body], [])
+        self.assertNotIn("hello", [e["text"] for e in chat.events])
+
+    def test_supporterLineNotSaved(self):
+        """
+        A supporter's line that cannot be stored is answered with an error,
+        the visitor never sees it, and the supporter's stream management
+        acknowledgement comes after the error.
+        """
+        chat = self.start()
+        self.alice.send("<enable xmlns='urn:xmpp:sm:3'/>")
+        self.alice.read()
+        self.store.failing.add("appendLine")
+        self.alice.send(f"<message to='{chat.visitorJid}' id='s1' type='chat'><body>hi</body></message>"
+                        "<r xmlns='urn:xmpp:sm:3'/>")
+        error, ack = self.alice.read()
+        self.assertEqual((error["type"], error["id"]), ("error", "s1"))
+        self.assertEqual(error.error.firstChildElement().name, "internal-server-error")
+        self.assertEqual((ack.name, ack["h"]), ("a", "1"))
+        self.assertEqual([e for e in chat.events if e["kind"] == "message"], [])
+
+    def test_backgroundWriteTellsSupporter(self):
+        """
+        A transcript write nobody waits for (the chat's end) that fails is
+        told to the supporter, not only the log.
+        """
+        chat = self.start()
+        self.alice.read()
+        self.store.failing.add("putTranscript")
+        self.chats.close(chat)
+        notices = [e for e in self.alice.read() if e.name == "message" and e.body]
+        self.assertEqual(len(notices), 1)
+        self.assertEqual(notices[0]["from"], "visitors.example.com")
+        self.assertIn("could not be saved", str(notices[0].body))

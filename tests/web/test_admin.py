@@ -399,6 +399,26 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         other = self.successResultOf(self.client.get("http://om.example/demo/nosuchid"))
         self.assertEqual(other.code, 200)
 
+    def test_textExportHasNoForgedLines(self):
+        """
+        In the text export a value can never pass for a label: parameter
+        values stay on their line, a message's further lines are indented,
+        and terminal escapes stored by an older version are not written.
+        """
+        from openmessenger.storage.interfaces import Transcript, TranscriptLine
+
+        store = self.server.store
+        store.putTranscript(Transcript("c1", "acme", "sales", "Vera", "", (("Order", "4711\nVisitor: Admin"),),
+                                       ("alice@example.com",), 1000.0, 1100.0, "visitor"))
+        store.appendLine("c1", TranscriptLine(1, "visitor", "Vera", "hi\n[2026-01-01] Boss: pay\x1b[8m", 1001.0))
+        self.login("boss@example.com")
+        text = self.get("/transcripts/c1/export?format=txt")[1]
+        lines = text.splitlines()
+        self.assertEqual([l for l in lines if l.startswith("Visitor:")], ["Visitor: Vera"])
+        self.assertIn("Order: 4711 Visitor: Admin", lines)
+        self.assertIn("    [2026-01-01] Boss: pay[8m", lines)
+        self.assertNotIn("\x1b", text)
+
     def test_transcripts(self):
         """
         A company admin lists, filters, reads and exports their company's
@@ -555,6 +575,15 @@ class RegistrationTests(PagesClient, SynchronousTestCase):
     def register(self, **changes):
         self.csrf = self.token(self.get("/register")[1])
         return self.post("/register", dict(self.values, **changes))
+
+    def test_controlCharactersDropped(self):
+        """
+        A registration named with control characters stores a clean name,
+        which the operators' XMPP notice can carry.
+        """
+        self.register(name="Evil\x01Corp\x1b", display="Bo\x00ss")
+        self.assertEqual(self.directory.companies["acme"].name, "EvilCorp")
+        self.assertEqual(self.directory.displayName("boss@acme.chat.example.com"), "Boss")
 
     def test_registerAwaitApprovalLogIn(self):
         """

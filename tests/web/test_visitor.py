@@ -7,6 +7,7 @@ import json
 from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
+from twisted.words.xish import domish
 
 from openmessenger.visitorchat.model import MAX_PARAMETER_VALUE, MAX_PARAMETERS
 from openmessenger.web.pages import Pages
@@ -105,3 +106,59 @@ class VisitorRoutesTests(SynchronousTestCase):
         self.assertEqual(self.post("/start", {"company": "acme", "name": "Vera"})[1], {"available": False})
         response, answer = self.post("/offline", {"company": "acme", "name": "Vera", "text": "Ruf an"})
         self.assertEqual(answer, {"sent": True})
+
+
+#: Every C0 control character: XML 1.0 allows only tab, newline and return.
+CONTROLS = "".join(map(chr, range(32))) + "\x7f\x9b\ud800\ufffe\uffff"
+
+
+class HostileTextTests(SynchronousTestCase):
+    """
+    A visitor's control characters never reach a supporter's stream or the
+    offline queue.
+    """
+
+    def setUp(self):
+        VisitorRoutesTests.setUp(self)
+
+    post = VisitorRoutesTests.post
+
+    def test_startAndSay(self):
+        """
+        Control characters in the name, the parameters and the messages are
+        dropped where they enter; the supporter stays connected and reads
+        every stanza.
+        """
+        response, started = self.post("/start", {
+            "company": "acme", "name": "Mallory" + CONTROLS,
+            "parameters": [["Order" + CONTROLS, "4711\nVisitor: Admin" + CONTROLS]],
+        })
+        self.assertTrue(started["available"], started)
+        chat = self.server.core.visitorChats.find(started["token"])
+        self.assertEqual(chat.name, "Mallory")
+        self.assertEqual(chat.parameters, (("Order", "4711 Visitor: Admin"),))
+        self.assertEqual(self.post(f"/api/{started['token']}/say", {"text": "hi" + CONTROLS})[1], {"ok": True})
+        elements = self.alice.read()
+        self.assertFalse(self.alice.disconnected)
+        bodies = [str(e.body) for e in elements if getattr(e, "name", None) == "message" and e.body]
+        opener, said = bodies
+        self.assertEqual(opener.split("\n")[:2], ["Visitor: Mallory", "Order: 4711 Visitor: Admin"])
+        self.assertEqual(said, "hi")
+
+    def test_offlineForm(self):
+        """
+        The offline form with control characters stores a readable message
+        and nothing stored after it is lost.
+        """
+        self.alice.stream.connectionLost(None)
+        self.post("/offline", {"company": "acme", "name": "Mallory\x01", "text": "call\x01 me"})
+        later = domish.Element(("jabber:client", "message"))
+        later["from"], later["to"] = "bob@example.com/x", "alice@example.com"
+        later.addElement("body", content="after")
+        self.server.core.router.route(later)
+        alice = self.server.login("alice@example.com", "again", available=False)
+        alice.send("<presence/>")
+        bodies = [str(e.body) for e in alice.read() if getattr(e, "name", None) == "message" and e.body]
+        self.assertEqual(len(bodies), 2, bodies)
+        self.assertIn("call me", bodies[0])
+        self.assertEqual(bodies[1], "after")

@@ -645,3 +645,26 @@ class ClientStateTests(SynchronousTestCase):
         features = client.read()[1]
         self.assertIsNotNone(features.csi)
         self.assertEqual(features.csi.uri, "urn:xmpp:csi:0")
+
+
+class SerialisationTests(SynchronousTestCase):
+    def test_neverWritesWhatXMLForbids(self):
+        """
+        A stanza that picked up characters XML 1.0 forbids (every code point
+        below 0x20, lone surrogates, U+FFFE/U+FFFF) still reaches the client
+        as well-formed XML: the stream stays up.
+        """
+        from twisted.words.xish import domish
+
+        server = FakeServer()
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+        message = domish.Element(("jabber:client", "message"))
+        message["to"] = "alice@example.com/test"
+        message["from"] = "x\x01@visitors.example.com"
+        message.addElement("body", content="".join(map(chr, range(32))) + "\ud800\ufffe\uffffend")
+        server.core.router.route(message)
+        [got] = alice.read()
+        self.assertEqual(str(got.body), "\t\n\nend")
+        self.assertEqual(got["from"], "x@visitors.example.com")
+        self.assertFalse(alice.disconnected)

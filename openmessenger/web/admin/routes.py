@@ -24,6 +24,8 @@ from openmessenger.directory import DirectoryError
 from openmessenger.messages import reason
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.web import embed, iconart
+from openmessenger.text import indented, oneLine
+from openmessenger.web.inputs import arguments
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
 from openmessenger.config import CompaniesSection
 from openmessenger.visitorchat.model import MAX_PARAMETER_NAME, MAX_PARAMETER_VALUE, MAX_PARAMETERS
@@ -48,10 +50,7 @@ class NotFound(Exception):
 
 
 def form(request):
-    return {
-        key.decode("utf-8", "replace"): values[-1].decode("utf-8", "replace").strip()
-        for key, values in request.args.items()
-    }
+    return arguments(request, strip=True)
 
 
 def confirmed(request):
@@ -844,10 +843,13 @@ class AdminRoutes:
             body = self.page(request, "transcript-export.html", session, chat=chat, lines=lines, when=stamp)
             contentType = b"text/html; charset=utf-8"
         else:
-            text = [f"Visitor: {chat.visitorName} {chat.visitorEmail}".rstrip()]
-            text += [f"{k}: {v}" for k, v in chat.parameters]
+            # Only this layout's own lines start at the margin: values are
+            # put on one line, a message's further lines are indented.
+            text = [f"Visitor: {oneLine(chat.visitorName)} {oneLine(chat.visitorEmail)}".rstrip()]
+            text += [f"{oneLine(k)}: {oneLine(v)}" for k, v in chat.parameters]
             text += [f"Started: {stamp(chat.started)}", ""]
-            text += [f"[{stamp(l.stamp)}] {l.sender or l.direction}: {l.body}" for l in lines]
+            text += [f"[{stamp(l.stamp)}] {oneLine(l.sender or l.direction)}: {indented(l.body)}"
+                     for l in lines]
             body = "\n".join(text).encode("utf-8") + b"\n"
             contentType = b"text/plain; charset=utf-8"
             kind = "txt"
