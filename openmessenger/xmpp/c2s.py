@@ -284,7 +284,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.exchange = None
         self.timeout = None
         self.watchdog = None
-        self.pinged = False
+        #: When the watchdog last pinged the client.
+        self.pingedAt = None
 
     # Stream set-up
 
@@ -556,26 +557,28 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         xs = self.xmlstream
         timeout = self.factory.settings.dead_peer_timeout
         quiet = timeout / 2
-        silent = self.factory.clock.seconds() - xs.lastReceived
-        if silent >= timeout:
-            self.log.info("{jid} silent for {silent:.0f}s: disconnecting", jid=xs.session.full, silent=silent)
-            xs.closed = True
-            self.endSession(resumable=True)
-            xs.transport.abortConnection()
-        elif silent >= quiet:
-            if not self.pinged:
-                self.pinged = True
-                ping = domish.Element((NS_CLIENT, "iq"))
-                ping["type"] = "get"
-                ping["id"] = "alive-" + binascii.hexlify(os.urandom(4)).decode("ascii")
-                ping["from"] = xs.session.jid.host
-                ping["to"] = xs.session.full
-                ping.addElement((NS_PING, "ping"))
-                xs.send(ping)
-            self.scheduleWatchdog(timeout - silent)
-        else:
-            self.pinged = False
-            self.scheduleWatchdog(quiet - silent)
+        now = self.factory.clock.seconds()
+        last = xs.lastReceived
+        if now - last < quiet:
+            return self.scheduleWatchdog(last + quiet - now)
+        # One ping per quiet spell: none yet since the client last spoke.
+        if self.pingedAt is None or self.pingedAt <= last:
+            self.pingedAt = now
+            ping = domish.Element((NS_CLIENT, "iq"))
+            ping["type"] = "get"
+            ping["id"] = "alive-" + binascii.hexlify(os.urandom(4)).decode("ascii")
+            ping["from"] = xs.session.jid.host
+            ping["to"] = xs.session.full
+            ping.addElement((NS_PING, "ping"))
+            xs.send(ping)
+        # Silent for the whole timeout, and the ping had the rest of it.
+        deadline = max(last + timeout, self.pingedAt + timeout - quiet)
+        if now < deadline:
+            return self.scheduleWatchdog(deadline - now)
+        self.log.info("{jid} silent for {silent:.0f}s: disconnecting", jid=xs.session.full, silent=now - last)
+        xs.closed = True
+        self.endSession(resumable=True)
+        xs.transport.abortConnection()
 
     def endSession(self, resumable=False):
         """

@@ -598,14 +598,43 @@ class DeadPeerTests(SynchronousTestCase):
 
     def test_answeredPing(self):
         """
-        A client that answers the ping stays.
+        A client that answers the ping stays; after its next quiet spell it
+        is pinged again.
         """
         self.clock.advance(45)
         (ping,) = self.alice.read()
         self.alice.send(f"<iq type='result' id='{ping['id']}' to='example.com'/>")
+        self.clock.advance(44)
+        self.assertEqual(self.alice.read(), [])
+        self.clock.advance(1)
+        (again,) = self.alice.read()
+        self.assertEqual(again.ping.uri, "urn:xmpp:ping")
+        self.alice.send(f"<iq type='result' id='{again['id']}' to='example.com'/>")
         self.clock.advance(60)
         self.assertIsNotNone(self.server.sessions.get("alice@example.com/test"))
-        self.assertEqual(self.alice.read(), [])
+
+    def test_answeringClientNeverDropped(self):
+        """
+        A client that answers every ping within the allowed time, and says
+        nothing else, is never dropped: whatever the delay of its answers
+        and wherever the checks fall (the clock stepped in half seconds over
+        every phase, an hour each).
+        """
+        for delay in [0, 0.5, 1, 5, 15, 22.5, 30, 44, 44.5]:
+            for jitter in [0, 0.25, 0.5, 0.999]:
+                server = FakeServer(dead_peer_timeout=90)
+                server.factory.jitter = lambda: jitter
+                server.addUser("alice@example.com")
+                alice = server.login("alice@example.com")
+                answers = []
+                for tick in range(2 * 3600):
+                    server.clock.advance(0.5)
+                    for element in alice.read():
+                        if getattr(element, "name", None) == "iq" and element.ping is not None:
+                            answers.append((server.clock.seconds() + delay, element["id"]))
+                    while answers and answers[0][0] <= server.clock.seconds():
+                        alice.send(f"<iq type='result' id='{answers.pop(0)[1]}' to='example.com'/>")
+                    self.assertFalse(alice.disconnected, (delay, jitter, tick / 2))
 
     def test_contactSeesOffline(self):
         """
@@ -621,7 +650,8 @@ class DeadPeerTests(SynchronousTestCase):
         alice = server.login("alice@example.com")
         bob = server.login("bob@example.com")
         bob.read()
-        for _ in range(3):
+        # Checked in 30 s steps, Alice is pinged at 60 s and has 45 s to answer.
+        for _ in range(4):
             server.clock.advance(30)
             bob.send(" ")
         gone = [e for e in bob.read() if e.name == "presence"]
