@@ -300,9 +300,8 @@ def makeService(options):
                 reactor, "https", config.http.tls_endpoint, TLSMemoryBIOFactory(context, False, site),
                 "[http] tls_endpoint",
             )
-    controlEndpoint = endpoints.UNIXServerEndpoint(
-        reactor, config.controlSocket, mode=0o600, wantPID=True
-    )
+    claimControlSocket(config.controlSocket)
+    controlEndpoint = endpoints.UNIXServerEndpoint(reactor, config.controlSocket, mode=0o600)
     top.addListener("control", controlEndpoint, control.ControlFactory(core.accounts, core.directory))
 
     log.info(
@@ -320,6 +319,31 @@ def makeService(options):
         domain=config.server.domain[0],
     )
     return top
+
+
+def claimControlSocket(path):
+    """
+    Make way for the control socket at C{path}: one left behind by a server
+    that was killed is removed, as is the PID lock earlier versions kept
+    beside it (its PID may belong to another process by now, in a container
+    always); one that answers belongs to a server still running on this data
+    directory, and start-up stops.
+    """
+    lock = path + ".lock"
+    if os.path.lexists(lock):
+        os.unlink(lock)
+    if not os.path.lexists(path):
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)
+            return
+    raise ConfigError(
+        f"another OpenMessenger server is running on the data directory {os.path.dirname(path)} "
+        f"(its control socket {path} answers); stop it first"
+    )
 
 
 def connectionInfo(config, certificate):

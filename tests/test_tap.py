@@ -166,3 +166,36 @@ class SlowEndpoint:
 
     def listen(self, factory):
         return self.listening
+
+
+class ControlSocketTests(SynchronousTestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.folder)
+        self.path = os.path.join(self.folder, "control.sock")
+
+    def test_staleSocketAndLockRemoved(self):
+        """
+        After a kill -9 the socket file stays, and an earlier version's PID
+        lock may name a live process (here: this one): start-up removes both.
+        """
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(self.path)
+        stale.close()
+        os.symlink(str(os.getpid()), self.path + ".lock")
+        tap.claimControlSocket(self.path)
+        self.assertFalse(os.path.lexists(self.path))
+        self.assertFalse(os.path.lexists(self.path + ".lock"))
+
+    def test_runningServerRefused(self):
+        """
+        A socket that answers belongs to a running server: a second one on
+        the same data directory does not start.
+        """
+        live = socket.socket(socket.AF_UNIX)
+        self.addCleanup(live.close)
+        live.bind(self.path)
+        live.listen(1)
+        error = self.assertRaises(usage.UsageError, tap.claimControlSocket, self.path)
+        self.assertIn("another OpenMessenger server is running", str(error))
+        self.assertTrue(os.path.exists(self.path))
