@@ -106,6 +106,8 @@ class C2SSection:
     max_stanza_size_before_auth: int = option("8192", _integer)
     auth_failures: int = option("5", _integer)
     auth_failure_window: int = option("60", _integer)
+    account_guesses: int = option("20", _integer)
+    account_guess_window: int = option("600", _integer)
     dead_peer_timeout: int = option("90", _integer)
 
 

@@ -49,6 +49,8 @@ from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectio
 from openmessenger.visitorchat.component import VisitorDomain
 from openmessenger.visitorchat.service import VisitorChatService
 from openmessenger.xmpp.domains import ServedDomains
+from openmessenger.ratelimit import GuessingGuard
+from openmessenger.web.admin.auth import LoginThrottle
 from openmessenger.web.admin.routes import AdminRoutes
 from openmessenger.web.demo import DemoResource
 from openmessenger.web.pages import Pages
@@ -154,12 +156,13 @@ class XMPPServer:
     autoaway: AutoAwayHandler
     visitorChats: VisitorChatService
     domains: ServedDomains
+    guard: GuessingGuard
 
-    def clientFactory(self, tlsContext, clock):
+    def clientFactory(self, tlsContext, clock, secret=None):
         return ClientFactory(
             self.domains, self.accounts, self.sessions, self.domain, tlsContext,
             self.config.c2s, clock, self.registration, self.config.stream_management,
-            [self.caps],
+            [self.caps], self.guard, secret,
         )
 
 
@@ -238,9 +241,10 @@ def assemble(store, config, clock, state=None):
         )
     # Every handler answers disco at once, so this has fired already.
     caps = discovery.caps(domains.primary).result
+    guard = GuessingGuard(config.c2s.account_guesses, config.c2s.account_guess_window, clock)
     return XMPPServer(
         config, sessions, router, domain, rosters, accounts, availability, registration, caps,
-        directory, autoaway, visitorChats, domains,
+        directory, autoaway, visitorChats, domains, guard,
     )
 
 
@@ -265,7 +269,7 @@ def makeService(options):
     purge = TimerService(86400, core.visitorChats.purge, config.visitorchat.retention_days)
     purge.clock = reactor
     purge.setServiceParent(top)
-    clients = core.clientFactory(context, reactor)
+    clients = core.clientFactory(context, reactor, secret(config.dataPath("server.secret")))
     clients.logTraffic = options["verbose"]
     top.listen(reactor, "c2s", config.c2s.endpoint, clients, "[c2s] endpoint")
     if config.c2s.direct_tls_endpoint:
@@ -282,6 +286,8 @@ def makeService(options):
             trustedProxies=config.http.trusted_proxies, transcripts=store,
             companies=config.companies, retentionDays=config.visitorchat.retention_days,
             notifyOperators=operatorNotifier(core.router.route, core.domains.primary, config.server.admins),
+            loginThrottle=LoginThrottle(
+                reactor, config.c2s.auth_failures, config.c2s.auth_failure_window, core.guard),
         )
         status = StatusResource(core.directory, core.availability, reactor)
         demo = DemoResource(pages, config.http.public_url)
@@ -344,6 +350,21 @@ def claimControlSocket(path):
         f"another OpenMessenger server is running on the data directory {os.path.dirname(path)} "
         f"(its control socket {path} answers); stop it first"
     )
+
+
+def secret(path):
+    """
+    The server's secret bytes, kept in C{path} (owner-only), made on first
+    start.
+    """
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        value = os.urandom(32)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(value)
+        return value
 
 
 def connectionInfo(config, certificate):

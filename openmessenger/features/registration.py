@@ -17,7 +17,8 @@ from wokkel.iwokkel import IDisco
 
 from openmessenger.storage.interfaces import AccountExists
 from openmessenger.xmpp import stanzas
-from openmessenger.xmpp.c2s import NS_REGISTER, AuthThrottle
+from openmessenger.ratelimit import Throttle
+from openmessenger.xmpp.c2s import NS_REGISTER
 
 REGISTER_IQ = f"/iq/query[@xmlns='{NS_REGISTER}']"
 
@@ -40,7 +41,7 @@ class Registration:
 
     def __init__(self, accounts, maxPerAddress, window, clock):
         self.accounts = accounts
-        self.throttle = AuthThrottle(maxPerAddress, window, clock)
+        self.throttle = Throttle(maxPerAddress, window, clock)
 
     def openOn(self, domain):
         """
@@ -68,15 +69,15 @@ class Registration:
         values = fields(iq.query)
         if not values["username"] or not values["password"]:
             return succeed(StanzaError("not-acceptable", text="User name and password, please.").toResponse(iq))
-        if not self.throttle.allowed(address):
+        if not self.throttle.attempt(address):
             return succeed(StanzaError(
                 "resource-constraint", text="Too many registrations from your address; try later."
             ).toResponse(iq))
         try:
             user = self.accounts.prepare(f"{values['username']}@{domain}")
         except ValueError as e:
+            self.throttle.forgive(address)
             return succeed(StanzaError("not-acceptable", text=str(e)).toResponse(iq))
-        self.throttle.failed(address)
         d = self.accounts.create(user, values["password"])
 
         def created(_):

@@ -34,7 +34,7 @@ from openmessenger.visitorchat.model import (
     cleanText,
 )
 from openmessenger.xmpp import stanzas
-from openmessenger.xmpp.c2s import AuthThrottle
+from openmessenger.ratelimit import Throttle
 
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 NS_NICK = "http://jabber.org/protocol/nick"
@@ -154,7 +154,7 @@ class VisitorChatService:
         self.clock = clock
         self.answerTimeout = answerTimeout
         self.dispatcher = Dispatcher()
-        self.throttle = AuthThrottle(chatsPerAddress, chatWindow, clock)
+        self.throttle = Throttle(chatsPerAddress, chatWindow, clock)
         self.byToken = {}
         self.byVisitor = {}
         #: Open chats by the supporter serving them.
@@ -208,8 +208,8 @@ class VisitorChatService:
             raise NobodyAvailable()
         supporter = self.choose(publicId, slug, ())
         if supporter is None:
+            self.throttle.forgive(address)
             raise NobodyAvailable()
-        self.throttle.failed(address)
         chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
         yield self.saved(self.store.putTranscript(chat.transcript()), "the chat could not be started")
         self.byToken[chat.token] = chat
@@ -221,12 +221,12 @@ class VisitorChatService:
     def companyFor(self, publicId, address):
         """
         The company behind a public ID (C{None} if unknown), once the address
-        is allowed another chat or message.
+        is allowed another chat or message (counted now).
         """
         owner = self.directory.resolve(publicId)
         if owner is None:
             return None
-        if not self.throttle.allowed(address):
+        if not self.throttle.attempt(address):
             raise VisitorError("too many chats from your address; please wait a few minutes")
         return self.directory.companies[getattr(owner, "company", owner.id)]
 
@@ -607,7 +607,6 @@ class VisitorChatService:
         company = self.companyFor(publicId, address)
         if company is None:
             return  # nobody to tell; say nothing that reveals it
-        self.throttle.failed(address)
         chat = Chat(company.id, publicId, name, email, parameters, lang, company.domains[0], self.now())
         supporters = [s.jid for s in self.directory.supportersOf(publicId)]
         chat.served = supporters

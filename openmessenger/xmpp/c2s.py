@@ -13,7 +13,6 @@ XPath matching on the hot path.
 
 import base64
 import binascii
-import collections
 import os
 import random
 
@@ -25,6 +24,7 @@ from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
+from openmessenger.ratelimit import GuessingGuard, Throttle
 from openmessenger.text import xmlSafe
 from openmessenger.xmpp import events, jids, sasl, stanzas
 from openmessenger.xmpp.parser import RestrictedElementStream, StreamLimitError
@@ -225,49 +225,6 @@ class ClientStream(xmlstream.XmlStream):
         xmlstream.XmlStream.connectionLost(self, reason)
 
 
-class AuthThrottle:
-    """
-    Count failed logins per IP address; too many within a window and further
-    attempts get C{temporary-auth-failure} until old failures expire.
-    """
-
-    #: Addresses remembered at most; the oldest are forgotten first.
-    maxAddresses = 10000
-
-    def __init__(self, maxFailures, window, clock):
-        self.maxFailures = maxFailures
-        self.window = window
-        self.clock = clock
-        self._failures = collections.OrderedDict()
-
-    def _recent(self, address):
-        times = self._failures.get(address)
-        if times is None:
-            return None
-        horizon = self.clock.seconds() - self.window
-        while times and times[0] <= horizon:
-            times.popleft()
-        if not times:
-            del self._failures[address]
-            return None
-        return times
-
-    def allowed(self, address) -> bool:
-        if self.maxFailures == 0:
-            return True
-        times = self._recent(address)
-        return times is None or len(times) < self.maxFailures
-
-    def failed(self, address):
-        times = self._recent(address)
-        if times is None:
-            times = self._failures[address] = collections.deque()
-        self._failures.move_to_end(address)
-        times.append(self.clock.seconds())
-        while len(self._failures) > self.maxAddresses:
-            self._failures.popitem(last=False)
-
-
 class ClientNegotiator(xmlstream.ListenAuthenticator):
     """
     Drives one client stream from the first header to a bound session, then
@@ -426,7 +383,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.exchange = None
         if mechanism not in self.mechanisms():
             return self.saslFailure("invalid-mechanism")
-        if not self.factory.throttle.allowed(self.peerAddress):
+        # Counted before the check, so parallel attempts cannot all pass.
+        if not self.factory.throttle.attempt(self.peerAddress):
             return self.saslFailure(
                 "temporary-auth-failure", "Too many failed logins; try again later."
             )
@@ -440,6 +398,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                 user = self.userJID(username, authzid)
         except sasl.SASLFailure as e:
             return self.failed(e)
+        if not self.factory.guard.attempt(user.userhost(), self.peerAddress):
+            return self.saslFailure(
+                "temporary-auth-failure", "Too many failed logins to this account; try again later."
+            )
         exchange = self.exchange = object()
 
         def gotCredentials(credentials):
@@ -452,7 +414,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                     self.succeeded(user, b"")
                 else:
                     keys = credentials.keys.get(mechanism) if credentials else None
-                    scram = sasl.ScramExchange(mechanism, keys)
+                    scram = sasl.ScramExchange(mechanism, keys, decoySalt=sasl.decoySalt(
+                        self.factory.secret, mechanism, user.userhost()))
                     challenge = scram.challenge(initial)
                     self.exchange = (scram, user)
                     self.xmlstream.send(_element(NS_SASL, "challenge", challenge))
@@ -488,13 +451,14 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         return user
 
     def failed(self, failure):
+        # The attempt was counted when it began.
         self.exchange = None
-        if failure.condition == "not-authorized":
-            self.factory.throttle.failed(self.peerAddress)
         self.saslFailure(failure.condition, failure.text)
 
     def succeeded(self, user, additional):
         self.exchange = None
+        self.factory.throttle.forgive(self.peerAddress)
+        self.factory.guard.succeeded(user.userhost(), self.peerAddress)
         if not self.factory.accounts.isEnabled(user.userhost()):
             # Only after the password proved right: nobody learns otherwise.
             return self.saslFailure("account-disabled", "This account is disabled.")
@@ -796,11 +760,14 @@ class ClientFactory(ServerFactory):
     @param smSettings: the C{[stream_management]} configuration section.
     @param extraFeatures: elements added to every stream features list
         (entity capabilities).
+    @param guard: the L{GuessingGuard} of logins, shared with the web side.
+    @param secret: bytes the server keeps, for the salts SCRAM shows for
+        accounts that do not exist.
     """
 
     def __init__(
         self, domains, accounts, sessions, domain, tlsContext, settings, clock,
-        registration=None, smSettings=None, extraFeatures=(),
+        registration=None, smSettings=None, extraFeatures=(), guard=None, secret=None,
     ):
         self.registration = registration
         self.extraFeatures = tuple(extraFeatures)
@@ -815,9 +782,11 @@ class ClientFactory(ServerFactory):
         self.tlsContext = tlsContext
         self.settings = settings
         self.clock = clock
-        self.throttle = AuthThrottle(
-            settings.auth_failures, settings.auth_failure_window, clock
+        self.throttle = Throttle(settings.auth_failures, settings.auth_failure_window, clock)
+        self.guard = guard or GuessingGuard(
+            settings.account_guesses, settings.account_guess_window, clock
         )
+        self.secret = secret or os.urandom(32)
 
     log = Logger()
     #: Log every byte in and out (C{twistd openmessenger --verbose}).

@@ -112,13 +112,16 @@ class ScramExchange:
     @param keys: the user's L{ScramKeys} for this mechanism, or C{None} for
         an unknown user: the exchange then runs to the end with made-up keys
         and fails, so a client cannot tell unknown users from wrong passwords.
+    @param decoySalt: the salt shown for an unknown user (L{decoySalt}): the
+        same at every attempt, as a real account's is.
     @param serverNonce: fixed only by tests (RFC test vectors); random
         otherwise.
     """
 
-    def __init__(self, mechanism: str, keys: ScramKeys | None, serverNonce=None):
+    def __init__(self, mechanism: str, keys: ScramKeys | None, serverNonce=None, decoySalt=None):
         if keys is None:
-            keys = ScramKeys(os.urandom(16), os.urandom(32), os.urandom(32), 4096)
+            keys = ScramKeys(decoySalt or os.urandom(16), os.urandom(32), os.urandom(32),
+                             DEFAULT_ITERATIONS)
             self.known = False
         else:
             self.known = True
@@ -150,6 +153,15 @@ class ScramExchange:
         if not self.known:
             raise SASLFailure("not-authorized")
         return self._server.get_server_final().encode("utf-8")
+
+
+def decoySalt(secret: bytes, mechanism: str, user: str) -> bytes:
+    """
+    The salt SCRAM shows for an account that does not exist: derived from
+    the server's secret, so it stays the same like a real one (a salt that
+    changed at each attempt would tell that the account is not there).
+    """
+    return hmac.new(secret, f"{mechanism}\0{user}".encode("utf-8"), hashlib.sha256).digest()[:16]
 
 
 def parsePlain(message: bytes):

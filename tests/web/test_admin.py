@@ -101,7 +101,7 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
 
     def test_throttle(self):
         """
-        After five failures for one account, even the right password is
+        After five failures from one address, even the right password is
         refused for a while.
         """
         for _ in range(5):
@@ -109,6 +109,23 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         self.assertEqual(self.login("boss@example.com").code, 429)
         self.server.clock.advance(61)
         self.assertEqual(self.login("boss@example.com").code, 303)
+
+    def test_throttleHoldsInParallel(self):
+        """
+        Logins waiting for their password check at once are counted as they
+        start: of 30 sent together from one address, 5 are checked.
+        """
+        held = HeldStore(held=("getCredentials",))
+        server = FakeServer(store=held)
+        server.addUser("boss@example.com")
+        self.makeClient(server)
+        self.csrf = self.token(self.get("/login")[1])
+        answers = [self.client.post(BASE + "/login", data={"address": "boss@example.com", "password": "nope",
+                                                           "csrf": self.csrf}, allow_redirects=False)
+                   for _ in range(30)]
+        self.assertEqual(len(held.held), 5)
+        codes = [self.successResultOf(a).code for a in answers[5:]]
+        self.assertEqual(set(codes), {429})
 
     def test_csrf(self):
         """

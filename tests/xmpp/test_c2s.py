@@ -677,6 +677,83 @@ class ClientStateTests(SynchronousTestCase):
         self.assertEqual(features.csi.uri, "urn:xmpp:csi:0")
 
 
+class GuessingTests(SynchronousTestCase):
+    """
+    Password guessing: throttles that hold against parallel attempts, and
+    that slow guessing from many addresses without locking the user out.
+    """
+
+    def plain(self, client, password):
+        message = b64(b"\0alice\0" + password)
+        client.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{message}</auth>")
+
+    def opened(self, server, peer):
+        client = server.client(peer=peer)
+        client.startTLS()
+        client.send(header())
+        client.read()
+        return client
+
+    def test_parallelAttemptsCounted(self):
+        """
+        Attempts waiting for their password check at once count as they
+        start: of 50 from one address only 5 reach the check.
+        """
+        from tests.helpers import HeldStore
+
+        server = FakeServer(store=HeldStore(held=("getCredentials",)))
+        server.addUser("alice@example.com")
+        clients = [self.opened(server, "192.0.2.9") for _ in range(50)]
+        for client in clients:
+            self.plain(client, b"wrong")
+        self.assertEqual(len(server.store.held), 5)
+        refused = [c.readOne() for c in clients[5:]]
+        self.assertEqual({next(r.elements()).name for r in refused}, {"temporary-auth-failure"})
+
+    def test_manyAddressesSlowedUserNotLockedOut(self):
+        """
+        Failures from addresses the account never logged in from count
+        against it: past the limit a new address is refused even with the
+        right password, while the user's own address still logs in.
+        """
+        server = FakeServer(account_guesses=3, account_guess_window=600)
+        server.addUser("alice@example.com")
+        home = self.opened(server, "203.0.113.1")
+        self.plain(home, b"pencil")
+        self.assertEqual(home.readOne().name, "success")
+        for n in range(3):
+            guesser = self.opened(server, f"198.51.100.{n}")
+            self.plain(guesser, b"wrong")
+            self.assertEqual(next(guesser.readOne().elements()).name, "not-authorized")
+        stranger = self.opened(server, "198.51.100.200")
+        self.plain(stranger, b"pencil")
+        self.assertEqual(next(stranger.readOne().elements()).name, "temporary-auth-failure")
+        again = self.opened(server, "203.0.113.1")
+        self.plain(again, b"pencil")
+        self.assertEqual(again.readOne().name, "success")
+        server.clock.advance(601)
+        later = self.opened(server, "198.51.100.200")
+        self.plain(later, b"pencil")
+        self.assertEqual(later.readOne().name, "success")
+
+    def test_stableSaltForUnknownUsers(self):
+        """
+        SCRAM shows an unknown account the same salt at every attempt, as it
+        does a real one, so the salt does not tell which accounts exist.
+        """
+        server = FakeServer()
+
+        def salt(user):
+            client = self.opened(server, "192.0.2.50")
+            first = b64(f"n,,n={user},r=abcdefgh".encode())
+            client.send(f"<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'>{first}</auth>")
+            challenge = base64.b64decode(str(client.readOne())).decode()
+            return dict(part.split("=", 1) for part in challenge.split(","))["s"]
+
+        self.assertEqual(salt("nobody"), salt("nobody"))
+        self.assertNotEqual(salt("nobody"), salt("someone"))
+
+
 class SerialisationTests(SynchronousTestCase):
     def test_neverWritesWhatXMLForbids(self):
         """

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.web.test_admin -*-
 """
 Logins to the administration pages: sessions in memory, CSRF tokens, and
-throttling per address and per account.
+throttling per address and against guessing per account.
 
 Passwords are the XMPP ones (checked against the same SCRAM keys).  The
 session cookie is HttpOnly and SameSite=Strict, and Secure when the request
@@ -13,7 +13,7 @@ import hmac
 import os
 import time
 
-from openmessenger.xmpp.c2s import AuthThrottle
+from openmessenger.ratelimit import GuessingGuard, Throttle
 
 COOKIE = b"om_admin"
 #: Seconds a session lasts without use.
@@ -91,16 +91,20 @@ def validToken(session, form):
 
 class LoginThrottle:
     """
-    Failed logins counted per address and per account.
+    Login attempts counted per address as they start, and guessing against
+    each account slowed by a L{GuessingGuard} (shared with XMPP logins).
     """
 
-    def __init__(self, clock, failures=5, window=60):
-        self.byAddress = AuthThrottle(failures, window, clock)
-        self.byAccount = AuthThrottle(failures, window, clock)
+    def __init__(self, clock, attempts=5, window=60, guard=None):
+        self.byAddress = Throttle(attempts, window, clock)
+        self.guard = guard or GuessingGuard(20, 600, clock)
 
-    def allowed(self, address, account):
-        return self.byAddress.allowed(address) and self.byAccount.allowed(account)
+    def attempt(self, address, account):
+        """
+        Count an attempt; whether it may go on.
+        """
+        return self.byAddress.attempt(address) and self.guard.attempt(account, address)
 
-    def failed(self, address, account):
-        self.byAddress.failed(address)
-        self.byAccount.failed(account)
+    def succeeded(self, address, account):
+        self.byAddress.forgive(address)
+        self.guard.succeeded(account, address)

@@ -31,7 +31,7 @@ from openmessenger.config import CompaniesSection
 from openmessenger.visitorchat.model import MAX_PARAMETER_NAME, MAX_PARAMETER_VALUE, MAX_PARAMETERS
 from openmessenger.web.proxy import clientAddress, isSecure
 from openmessenger.xmpp import jids, sasl
-from openmessenger.xmpp.c2s import AuthThrottle
+from openmessenger.ratelimit import Throttle
 
 
 def stamp(seconds):
@@ -125,7 +125,8 @@ class AdminRoutes:
 
     def __init__(self, pages, accounts, directory, availability, operators, connection,
                  autoaway, publicURL="", clock=None, trustedProxies=(), transcripts=None,
-                 companies=CompaniesSection(), retentionDays=0, notifyOperators=lambda text: None):
+                 companies=CompaniesSection(), retentionDays=0, notifyOperators=lambda text: None,
+                 loginThrottle=None):
         """
         @param connection: what the download page tells clients: a dict
             with C{host}, C{port}, C{tlsPort}, C{fingerprint}.
@@ -134,10 +135,12 @@ class AdminRoutes:
         @param retentionDays: the server's transcript retention, shown as
             the default on the company page.
         @param notifyOperators: tells the operators a text (by XMPP).
+        @param loginThrottle: the L{LoginThrottle} (with the XMPP logins'
+            guard against guessing).
         """
         self.notifyOperators = notifyOperators
         self.registration = companies.registration
-        self.registrations = AuthThrottle(companies.max_per_ip, companies.window, clock)
+        self.registrations = Throttle(companies.max_per_ip, companies.window, clock)
         self.retentionDays = retentionDays
         self.autoaway = autoaway
         self.transcripts = transcripts
@@ -150,7 +153,7 @@ class AdminRoutes:
         self.operators = frozenset(operators)
         self.connection = connection
         self.sessions = Sessions(clock)
-        self.throttle = LoginThrottle(clock)
+        self.throttle = loginThrottle or LoginThrottle(clock)
         #: A one-time token for creating the operator's account on a new
         #: install (printed on the console), or None.
         self.setupToken = None
@@ -274,7 +277,8 @@ class AdminRoutes:
             user = self.accounts.prepare(values.get("address", ""))
         except ValueError:
             user = values.get("address", "")
-        if not self.throttle.allowed(address, user):
+        # Counted before the check, so parallel attempts cannot all pass.
+        if not self.throttle.attempt(address, user):
             request.setResponseCode(429)
             return self.loginForm(request, "Too many attempts; please wait a minute.")
         credentials = yield self.accounts.getCredentials(user) if self.accounts.exists(user) else None
@@ -283,9 +287,9 @@ class AdminRoutes:
             or not sasl.checkPassword(credentials, values.get("password", ""))
             or not self.directory.profile(user).enabled
         ):
-            self.throttle.failed(address, user)
             request.setResponseCode(401)
             return self.loginForm(request, "Wrong address or password.")
+        self.throttle.succeeded(address, user)
         if not self.directory.mayLogIn(user):
             request.setResponseCode(403)
             return self.loginForm(request, "Your company awaits approval by the operator.")
@@ -323,7 +327,7 @@ class AdminRoutes:
             request.setResponseCode(403)
             return self.registerForm(request, "The form expired; please try again.", values)
         address = clientAddress(request, self.trustedProxies)
-        if not self.registrations.allowed(address):
+        if not self.registrations.attempt(address):
             request.setResponseCode(429)
             return self.registerForm(request, "Too many registrations from your address; please try later.", values)
         approved = self.registration == "open"
@@ -335,9 +339,9 @@ class AdminRoutes:
             company = yield self.directory.addCompany(values.get("id", ""), values.get("name", "")[:200],
                                                       approved=approved)
         except ValueError as e:
+            self.registrations.forgive(address)
             request.setResponseCode(400)
             return self.registerForm(request, reason(e), values)
-        self.registrations.failed(address)
         user = yield self.accounts.create(f"{name}@{company.domains[0]}", values["password"])
         yield self.directory.setProfile(user, displayName=values.get("display", "")[:200], companyAdmin=True)
         self.log.info("{user} registered the company {id}{waiting}", user=user, id=company.id,
@@ -884,14 +888,14 @@ class AdminRoutes:
         """
         values = form(request)
         address = clientAddress(request, self.trustedProxies)
-        if not self.throttle.allowed(address, session.user):
+        if not self.throttle.attempt(address, session.user):
             request.setResponseCode(429)
             return self.download(request, message="Too many attempts; please wait a minute.")
         credentials = yield self.accounts.getCredentials(session.user)
         if credentials is None or not sasl.checkPassword(credentials, values.get("current", "")):
-            self.throttle.failed(address, session.user)
             request.setResponseCode(403)
             return self.download(request, message="The current password is wrong.")
+        self.throttle.succeeded(address, session.user)
         try:
             yield self.accounts.setPassword(session.user, values.get("password", ""))
         except ValueError as e:
