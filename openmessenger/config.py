@@ -161,6 +161,9 @@ class HTTPSection:
     tls_endpoint: str = option("")
     public_url: str = option("http://localhost:5280")
     trusted_proxies: Tuple[str, ...] = option("", _list)
+    max_body: int = option("65536", _integer)
+    max_event_streams: int = option("2000", _integer)
+    max_event_streams_per_address: int = option("50", _integer)
 
 
 @dataclass(frozen=True)

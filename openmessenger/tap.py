@@ -289,7 +289,11 @@ def makeService(options):
             loginThrottle=LoginThrottle(
                 reactor, config.c2s.auth_failures, config.c2s.auth_failure_window, core.guard),
         )
-        status = StatusResource(core.directory, core.availability, reactor)
+        status = StatusResource(
+            core.directory, core.availability, reactor, trustedProxies=config.http.trusted_proxies,
+            maxStreams=config.http.max_event_streams,
+            maxStreamsPerAddress=config.http.max_event_streams_per_address,
+        )
         demo = DemoResource(pages, config.http.public_url)
         if admin.setupToken:
             log.info(
@@ -299,7 +303,7 @@ def makeService(options):
                 token=admin.setupToken,
             )
         visitor = VisitorRoutes(pages, core.visitorChats, config.http.trusted_proxies)
-        site = makeSite(admin, status, demo, visitor)
+        site = makeSite(admin, status, demo, visitor, config.http.max_body)
         top.listen(reactor, "http", config.http.endpoint, site, "[http] endpoint")
         if config.http.tls_endpoint:
             top.listen(

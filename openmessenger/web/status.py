@@ -24,6 +24,7 @@ read and their ETags computed once, so a request is a few dictionary
 lookups (pages refresh every 10 seconds; most answers are 304s).
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ from twisted.web.resource import Resource
 
 from openmessenger.web import iconart
 from openmessenger.web.i18n import negotiate
+from openmessenger.web.proxy import clientAddress
 
 FORMATS = {
     "png": b"image/png",
@@ -41,8 +43,6 @@ FORMATS = {
     "json": b"application/json",
     "events": b"text/event-stream",
 }
-#: Server-Sent Events streams open at once, at most.
-MAX_STREAMS = 2000
 #: Seconds between keep-alive comments on a stream (proxies cut idle
 #: connections after 30 seconds).
 KEEPALIVE = 20
@@ -85,18 +85,26 @@ def loadAnswers(directory=iconart.OUT):
 class StatusResource(Resource):
     isLeaf = True
 
-    def __init__(self, directory, availability, clock, answers=None):
+    def __init__(self, directory, availability, clock, answers=None, trustedProxies=(),
+                 maxStreams=2000, maxStreamsPerAddress=50):
         """
         @param directory: the L{Directory} (who is support staff).
         @param availability: the L{Availability} model (who is how).
         @param clock: for keep-alives on event streams.
+        @param maxStreams: Server-Sent Events streams open at once, at most,
+            and C{maxStreamsPerAddress} from one client address.
         """
         Resource.__init__(self)
         self.directory = directory
         self.availability = availability
         self.clock = clock
         self.answers = answers if answers is not None else loadAnswers()
+        self.trustedProxies = frozenset(trustedProxies)
+        self.maxStreams = maxStreams
+        self.maxStreamsPerAddress = maxStreamsPerAddress
         self.streams = 0
+        #: Open streams by client address.
+        self.streamsFrom = collections.Counter()
 
     def watched(self, publicId, slug):
         """
@@ -166,11 +174,13 @@ class StatusResource(Resource):
         request.setHeader(b"content-type", FORMATS["events"])
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"access-control-allow-origin", b"*")
-        if self.streams >= MAX_STREAMS:
+        address = clientAddress(request, self.trustedProxies)
+        if self.streams >= self.maxStreams or self.streamsFrom[address] >= self.maxStreamsPerAddress:
             request.setResponseCode(503)
             request.setHeader(b"retry-after", b"30")
             return b""
         self.streams += 1
+        self.streamsFrom[address] += 1
 
         def send(state):
             body = self.answers[("json", DEFAULT_ICONSET, state, lang, 1)].body
@@ -185,6 +195,9 @@ class StatusResource(Resource):
 
         def finished(_):
             self.streams -= 1
+            self.streamsFrom[address] -= 1
+            if not self.streamsFrom[address]:
+                del self.streamsFrom[address]
             stopWatching()
             keepalive.stop()
 

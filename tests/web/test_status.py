@@ -150,10 +150,12 @@ class EventStreamTests(SynchronousTestCase):
 
     show = StatusTests.show
 
-    def request(self, path):
+    def request(self, path, client="192.0.2.1"):
+        from twisted.internet.address import IPv4Address
         from twisted.web.test.requesthelper import DummyRequest
 
         request = DummyRequest(path.encode().split(b"/"))
+        request.client = IPv4Address("TCP", client, 40000)
         request.args = {}
         body = self.resource.render_GET(request)
         return request, body
@@ -178,6 +180,24 @@ class EventStreamTests(SynchronousTestCase):
         request.finish()
         self.assertEqual(self.resource.streams, 0)
         self.assertEqual(self.server.clock.getDelayedCalls(), [])
+
+    def test_boundedPerAddress(self):
+        """
+        One address cannot take all streams: beyond its share it gets 503
+        with Retry-After, while others still get theirs; a closed stream
+        frees its place.
+        """
+        self.resource.maxStreamsPerAddress = 2
+        first, _ = self.request("sales.events")
+        self.request("sales.events")
+        refused, _ = self.request("sales.events")
+        self.assertEqual(refused.responseCode, 503)
+        self.assertEqual(refused.responseHeaders.getRawHeaders(b"retry-after"), [b"30"])
+        other, _ = self.request("sales.events", client="198.51.100.2")
+        self.assertIsNone(other.responseCode)
+        first.finish()
+        again, _ = self.request("sales.events")
+        self.assertIsNone(again.responseCode)
 
     def test_privateStreamsSayOffline(self):
         """
