@@ -17,9 +17,6 @@ import time
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler
 
-from openmessenger.compat import wokkel  # noqa: F401  (before wokkel.generic)
-from wokkel.generic import parseXml
-
 from openmessenger.storage.interfaces import StorageFull
 from openmessenger.text import xmlSafe
 from openmessenger.xmpp import events, stanzas
@@ -110,10 +107,10 @@ class OfflineHandler(XMPPHandler):
                 continue
             ids.append(id)
             try:
-                message = parseXml(xmlSafe(text).encode("utf-8"))
-            except Exception:
-                # Written by an older version that let a forbidden
-                # character through: kept in the log, as it cannot be sent.
+                # (Rows of older versions may hold characters XML forbids.)
+                message = stanzas.parseStored(xmlSafe(text))
+            except ValueError:
+                # Damaged: kept in the log, as it cannot be sent.
                 self.log.error("Dropping an unreadable offline message for {user}: {text!r}",
                                user=user, text=text)
                 continue

@@ -19,9 +19,6 @@ from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
 from twisted.words.xish import domish
 
-from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
-from wokkel.generic import parseXml
-
 from openmessenger.xmpp import events, jids, stanzas
 
 NS_PRIVACY = "jabber:iq:privacy"
@@ -65,7 +62,7 @@ class PrivacyHandler(XMPPHandler):
     def load(self, user):
         def parsed(text):
             if text:
-                return parseXml(text.encode("utf-8"))
+                return stanzas.parseStored(text)
             return domish.Element((NS_PRIVACY, "privacy"))
 
         return self.documents.getDocument(user, DOCUMENT).addCallback(parsed)

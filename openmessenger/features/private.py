@@ -13,7 +13,6 @@ from zope.interface import implementer
 
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel import disco
-from wokkel.generic import parseXml
 from wokkel.iwokkel import IDisco
 
 from openmessenger.xmpp import stanzas
@@ -73,7 +72,7 @@ class PrivateStorageHandler(XMPPHandler):
     def answer(self, text, iq, asked):
         reply = toResponse(iq, "result")
         query = reply.addElement((NS_PRIVATE, "query"))
-        query.addChild(parseXml(text.encode("utf-8")) if text else asked)
+        query.addChild(stanzas.parseStored(text) if text else asked)
         self.send(reply)
 
     def failed(self, failure, iq):

@@ -22,7 +22,6 @@ from zope.interface import implementer
 
 from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel import disco
-from wokkel.generic import parseXml
 from wokkel.iwokkel import IDisco
 
 from openmessenger.xmpp import events, stanzas
@@ -87,7 +86,7 @@ class VCardHandler(XMPPHandler):
 
     def load(self, user):
         def parsed(text):
-            return parseXml(text.encode("utf-8")) if text else defaultVCard(user)
+            return stanzas.parseStored(text) if text else defaultVCard(user)
 
         return self.documents.getDocument(user, NS_VCARD).addCallback(parsed)
 

@@ -36,6 +36,28 @@ def storing(stanza, d):
     return d
 
 
+def parseStored(text: str):
+    """
+    Parse one element stored as text, whole: with the text directly inside
+    it, which wokkel's C{parseXml} drops (Psi's roster delimiter is nothing
+    else).
+
+    @raise ValueError: if C{text} is not exactly one well-formed element.
+    """
+    found = []
+    stream = domish.elementStream()
+    stream.DocumentStartEvent = lambda root: None
+    stream.ElementEvent = found.append
+    stream.DocumentEndEvent = lambda: None
+    try:
+        stream.parse(b"<stored>" + text.encode("utf-8") + b"</stored>")
+    except domish.ParserError as e:
+        raise ValueError(f"not well-formed: {e}") from None
+    if len(found) != 1:
+        raise ValueError("not exactly one element")
+    return found[0]
+
+
 def formatStamp(stamp: float) -> str:
     """
     An XEP-0082 DateTime in UTC, e.g. C{2026-11-26T15:23:00.123Z}.

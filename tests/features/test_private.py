@@ -29,6 +29,18 @@ class PrivateStorageTests(SynchronousTestCase):
         empty = self.alice.readOne().query.firstChildElement()
         self.assertEqual((empty.uri, empty.children), ("roster:delimiter", []))
 
+    def test_textKept(self):
+        """
+        Text directly inside the stored element comes back: Psi's roster
+        delimiter is nothing else.
+        """
+        self.alice.send("<iq type='set' id='s'><query xmlns='jabber:iq:private'>"
+                        "<roster xmlns='roster:delimiter'>::</roster></query></iq>")
+        self.assertEqual(self.alice.readOne()["type"], "result")
+        self.alice.send("<iq type='get' id='g'><query xmlns='jabber:iq:private'>"
+                        "<roster xmlns='roster:delimiter'/></query></iq>")
+        self.assertEqual(str(self.alice.readOne().query.roster), "::")
+
     def test_reservedNamespaces(self):
         """
         Reserved namespaces are C{not-acceptable}.
