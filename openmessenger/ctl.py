@@ -21,7 +21,7 @@ from openmessenger import config as configuration
 from openmessenger import control
 from openmessenger.directory import Directory, DirectoryError, ensureDefaultCompany
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
-from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool
+from openmessenger.storage.sqlite import SQLiteStore, UnusableDatabase, integrityProblems, openDatabase
 from openmessenger.xmpp.accounts import AccountManager
 from openmessenger.xmpp.domains import ServedDomains
 from openmessenger.xmpp.rosters import RosterManager
@@ -121,7 +121,28 @@ def parser():
             (("--group",), {"help": "for this group's button"}))
     command(supporters, "del", control.DeleteSupporter, "remove from support staff",
             lambda a: {"company": a.company, "jid": a.jid}, (("company",), {}), jid)
+
+    database = areas.add_parser("db", help="the database").add_subparsers(dest="command", required=True)
+    database.add_parser("check", help="run SQLite's full integrity check (also while the server runs)"
+                        ).set_defaults(local=checkDatabase)
     return top
+
+
+def checkDatabase(config, out=sys.stdout):
+    """
+    C{db check}: the full integrity check; exit status 1 on any problem.
+    """
+    try:
+        pool = openDatabase(config.databasePath)
+    except UnusableDatabase as e:
+        raise SystemExit(f"openmessenger-ctl: the database {config.databasePath} cannot be used: {e}")
+    try:
+        problems = integrityProblems(pool)
+    finally:
+        pool.close()
+    if problems:
+        raise SystemExit("openmessenger-ctl: the database is damaged:\n" + "\n".join(problems))
+    print(f"{config.databasePath}: ok", file=out)
 
 
 def readPassword(stdin=sys.stdin):
@@ -156,8 +177,7 @@ def directServer(config):
     when no server runs (storage answers at once: nothing waits).
     """
     os.makedirs(config.server.data_dir, mode=0o700, exist_ok=True)
-    store = SQLiteStore(SynchronousPool(config.databasePath))
-    store.migrate()
+    store = SQLiteStore(openDatabase(config.databasePath))
     sessions = SessionRegistry()
     rosters = RosterManager(store, sessions, lambda stanza: None)
     domains = ServedDomains(config.server.domain)
@@ -205,6 +225,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         config = configuration.loadConfig(args.config)
+        if getattr(args, "local", None):
+            return args.local(config)
         arguments = commandArguments(args)
     except usage.UsageError as e:
         raise SystemExit(f"openmessenger-ctl: {e}")
@@ -228,6 +250,8 @@ def failed(failure):
             raise SystemExit(f"openmessenger-ctl: {message}: {failure.value}")
     if failure.check(DirectoryError):
         raise SystemExit(f"openmessenger-ctl: {failure.value}")
+    if failure.check(UnusableDatabase):
+        raise SystemExit(f"openmessenger-ctl: the database cannot be used: {failure.value}")
     if failure.check(amp.RemoteAmpError):
         raise SystemExit(f"openmessenger-ctl: {failure.value.description}")
     if failure.check(ValueError):

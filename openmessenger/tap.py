@@ -45,7 +45,13 @@ from openmessenger.features.lastactivity import LastActivityHandler, UptimeHandl
 from openmessenger.features.offline import OfflineHandler
 from openmessenger.features.presence import PresenceHandler
 from openmessenger.features.roster import RosterHandler
-from openmessenger.storage.sqlite import SQLiteStore, SynchronousPool, connectionPool
+from openmessenger.storage.sqlite import (
+    SQLiteStore,
+    UnusableDatabase,
+    connectionPool,
+    openDatabase,
+    resultNow,
+)
 from openmessenger.visitorchat.component import VisitorDomain
 from openmessenger.visitorchat.service import VisitorChatService
 from openmessenger.xmpp.domains import ServedDomains
@@ -120,17 +126,16 @@ def loadState(config):
     Bring the database schema up to date and read what is kept in memory,
     before the reactor runs (so a broken database stops start-up at once).
     """
-    pool = SynchronousPool(config.databasePath)
+    pool = openDatabase(config.databasePath)
     try:
         store = SQLiteStore(pool)
-        store.migrate()
         company = ensureDefaultCompany(store, config.server.domain)
         if company is not None:
             log.info("Made the company {id} for {domains}", id=company.id, domains=", ".join(company.domains))
         return StoredState(
-            set(store.listAccounts().result),
-            store.allBlockLists().result,
-            store.loadDirectory().result,
+            set(resultNow(store.listAccounts())),
+            resultNow(store.allBlockLists()),
+            resultNow(store.loadDirectory()),
         )
     finally:
         pool.close()
@@ -249,6 +254,19 @@ def assemble(store, config, clock, state=None):
 
 
 def makeService(options):
+    """
+    The whole server, or an exit with one line that says why it cannot
+    start.
+    """
+    try:
+        return buildService(options)
+    except ConfigError as e:
+        raise SystemExit(f"openmessenger: {e}") from None
+    except UnusableDatabase as e:
+        raise SystemExit(f"openmessenger: the database {options.config.databasePath} cannot be used: {e}") from None
+
+
+def buildService(options):
     from twisted.internet import reactor
 
     config = options.config

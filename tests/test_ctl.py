@@ -47,6 +47,31 @@ class DirectTests(SynchronousTestCase):
         self.successResultOf(self.direct(control.DeleteUser, jid="alice@example.com"))
         self.assertEqual(self.successResultOf(self.direct(control.ListUsers)), {"jids": []})
 
+    def test_databaseOwnerOnly(self):
+        """
+        The database ctl creates is the owner's alone.
+        """
+        self.successResultOf(self.direct(control.ListUsers))
+        self.assertEqual(os.stat(self.config.databasePath).st_mode & 0o777, 0o600)
+
+    def test_databaseCheck(self):
+        """
+        C{db check} says ok for a sound database, and names the problem
+        (exit status 1) for one that is not.
+        """
+        from openmessenger.storage.sqlite import openDatabase
+
+        out = io.StringIO()
+        os.makedirs(self.config.server.data_dir)
+        openDatabase(self.config.databasePath).close()
+        ctl.checkDatabase(self.config, out)
+        self.assertEqual(out.getvalue(), f"{self.config.databasePath}: ok\n")
+        with open(self.config.databasePath, "r+b") as f:
+            f.write(b"garbage!")
+        error = self.assertRaises(SystemExit, ctl.main, ["--config", os.path.join(self.config.base, "om.conf"),
+                                                         "db", "check"])
+        self.assertIn("not an SQLite database", str(error))
+
     def test_errors(self):
         """
         Duplicates, unknown users, foreign domains and empty passwords fail

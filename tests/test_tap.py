@@ -119,8 +119,23 @@ class MakeServiceTests(SynchronousTestCase):
         """
         options = tap.Options()
         options.parseOptions(["--config", configFile("[c2s]\nendpoint = tcp:notaport\n")])
-        error = self.assertRaises(usage.UsageError, tap.makeService, options)
+        error = self.assertRaises(SystemExit, tap.makeService, options)
         self.assertIn("[c2s] endpoint", str(error))
+
+    def test_unusableDatabase(self):
+        """
+        A file that is not a database stops start-up with one line naming
+        it, not a traceback or a server that fails later.
+        """
+        path = configFile()
+        data = os.path.join(os.path.dirname(path), "data")
+        os.makedirs(data)
+        with open(os.path.join(data, "openmessenger.sqlite"), "wb") as f:
+            f.write(os.urandom(4096))
+        options = tap.Options()
+        options.parseOptions(["--config", path])
+        error = self.assertRaises(SystemExit, tap.makeService, options)
+        self.assertIn("openmessenger.sqlite cannot be used: it is not an SQLite database", str(error))
 
     def test_missingCertificate(self):
         """
@@ -128,7 +143,7 @@ class MakeServiceTests(SynchronousTestCase):
         """
         options = tap.Options()
         options.parseOptions(["--config", configFile("[tls]\ncertificate = /nonexistent.pem\nprivate_key = /nonexistent.key\n")])
-        error = self.assertRaises(usage.UsageError, tap.makeService, options)
+        error = self.assertRaises(SystemExit, tap.makeService, options)
         self.assertIn("/nonexistent.pem", str(error))
 
 

@@ -10,12 +10,15 @@ Deferred fires; in tests and in C{openmessenger-ctl}, L{SynchronousPool}.
 
 import base64
 import json
+import os
 import re
 import sqlite3
+import time
 from importlib import resources
 
 from twisted.enterprise import adbapi
 from twisted.internet.defer import maybeDeferred
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from openmessenger.storage.interfaces import (
@@ -68,17 +71,103 @@ def schemaSteps():
     return {int(version): script for version, script in zip(parts[1::2], parts[2::2])}
 
 
+class UnusableDatabase(Exception):
+    """
+    The database cannot be used: not an SQLite file, damaged, of a newer
+    schema than this program, or missing tables.  The message says which.
+    """
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _migrate(cursor):
     (version,) = cursor.execute("PRAGMA user_version").fetchone()
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"database schema version {version} is newer than this program "
-            f"({SCHEMA_VERSION})"
+        # Never write into it: a newer program's data would be damaged.
+        raise UnusableDatabase(
+            f"its schema version {version} is newer than this program's ({SCHEMA_VERSION}); "
+            "run the newer version, or restore a backup"
         )
     steps = schemaSteps()
+    path = cursor.execute("PRAGMA database_list").fetchone()[2]
+    if 0 < version < SCHEMA_VERSION and path:  # (no backup of a database in memory)
+        backup = f"{path}.v{version}.{time.strftime('%Y%m%d%H%M%S')}.backup"
+        cursor.execute("VACUUM INTO ?", (backup,))
+        os.chmod(backup, 0o600)
     for target in range(version + 1, SCHEMA_VERSION + 1):
         # executescript commits first; each step is applied whole, then marked.
         cursor.executescript(f"BEGIN; {steps[target]} PRAGMA user_version = {target}; COMMIT;")
+    tables = {name for (name,) in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = expectedTables() - tables
+    if missing:
+        raise UnusableDatabase(f"tables are missing: {', '.join(sorted(missing))}")
+
+
+def expectedTables():
+    """
+    The tables the current schema has.
+    """
+    connection = sqlite3.connect(":memory:")
+    try:
+        for version in range(1, SCHEMA_VERSION + 1):
+            connection.executescript(schemaSteps()[version])
+        return {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        connection.close()
+
+
+def openDatabase(path):
+    """
+    Open the database at C{path} for the server's start or the command-line
+    tool, made owner-only if new, checked (its header, schema version and
+    tables) and brought up to date, after a backup beside it
+    (C{VACUUM INTO}) before any migration.
+
+    @return: a L{SynchronousPool} on it.
+    @raise UnusableDatabase: with what is wrong.
+    """
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        with open(path, "rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise UnusableDatabase(f"cannot open it: {e.strerror}") from None
+    if header and header != SQLITE_HEADER:
+        raise UnusableDatabase("it is not an SQLite database (damaged, or another file)")
+    try:
+        pool = SynchronousPool(path)
+    except sqlite3.DatabaseError as e:
+        raise UnusableDatabase(f"it cannot be opened: {e}") from None
+    try:
+        resultNow(SQLiteStore(pool).migrate())
+    except BaseException:
+        pool.close()
+        raise
+    return pool
+
+
+def resultNow(d):
+    """
+    The result of a Deferred that fired already (a L{SynchronousPool}'s),
+    its failure raised: L{UnusableDatabase} for a damaged database.
+    """
+    outcome = []
+    d.addBoth(outcome.append)
+    if isinstance(outcome[0], Failure):
+        if outcome[0].check(sqlite3.DatabaseError):
+            raise UnusableDatabase(f"it is damaged: {outcome[0].value}")
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def integrityProblems(pool):
+    """
+    SQLite's full integrity check of the database: the problems it found
+    (none: an empty list).
+    """
+    rows = resultNow(pool.runInteraction(lambda cursor: cursor.execute("PRAGMA integrity_check").fetchall()))
+    return [] if rows == [("ok",)] else [row[0] for row in rows]
 
 
 def connectionPool(path):

@@ -4,6 +4,7 @@ L{MemoryStore} and L{SQLiteStore}.
 """
 
 import os
+import shutil
 import sqlite3
 import tempfile
 
@@ -25,7 +26,15 @@ from openmessenger.storage.interfaces import (
     ScramKeys,
 )
 from openmessenger.storage.memory import MemoryStore
-from openmessenger.storage.sqlite import SCHEMA_VERSION, SQLiteStore, SynchronousPool, schemaSteps
+from openmessenger.storage.sqlite import (
+    SCHEMA_VERSION,
+    SQLiteStore,
+    SynchronousPool,
+    UnusableDatabase,
+    integrityProblems,
+    openDatabase,
+    schemaSteps,
+)
 
 CREDENTIALS = Credentials({"SCRAM-SHA-1": ScramKeys(b"salt", b"stored", b"server", 4096)})
 OTHER = Credentials({"SCRAM-SHA-256": ScramKeys(b"s2", b"k2", b"v2", 8192)})
@@ -267,7 +276,7 @@ class SQLiteStoreTests(StorageTestsMixin, SynchronousTestCase):
         A database from a newer release is not touched.
         """
         self.pool.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-        self.failureResultOf(self.store.migrate(), RuntimeError)
+        self.failureResultOf(self.store.migrate(), UnusableDatabase)
 
     def test_failedInteractionRollsBack(self):
         """
@@ -415,3 +424,117 @@ class SQLiteTranscriptTests(TranscriptStorageTestsMixin, SynchronousTestCase):
         self.store = SQLiteStore(self.pool)
         self.successResultOf(self.store.migrate())
         self.addCleanup(self.pool.close)
+
+
+class OpeningTests(SynchronousTestCase):
+    """
+    L{openDatabase}: a database that cannot be used is refused with a
+    reason, never served or written.
+    """
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.folder)
+        self.path = os.path.join(self.folder, "om.sqlite")
+
+    def filled(self, rows=300):
+        pool = openDatabase(self.path)
+        store = SQLiteStore(pool)
+        for n in range(rows):
+            self.successResultOf(store.createAccount(f"user{n}@example.com", CREDENTIALS))
+        pool.close()
+
+    def test_newIsOwnerOnly(self):
+        """
+        A new database file is readable by its owner only.
+        """
+        openDatabase(self.path).close()
+        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o600)
+
+    def test_notADatabase(self):
+        """
+        Another file (or a damaged header) is refused.
+        """
+        with open(self.path, "wb") as f:
+            f.write(os.urandom(5000))
+        error = self.assertRaises(UnusableDatabase, openDatabase, self.path)
+        self.assertIn("not an SQLite database", str(error))
+
+    def test_truncated(self):
+        """
+        A file cut short is refused as damaged, at once or at the first read
+        of it at start-up.
+        """
+        self.filled()
+        size = os.path.getsize(self.path)
+        with open(self.path, "r+b") as f:
+            f.truncate(size // 3)
+
+        def openAndRead():
+            pool = openDatabase(self.path)
+            self.addCleanup(pool.close)
+            from openmessenger.storage.sqlite import resultNow
+            resultNow(SQLiteStore(pool).listAccounts())
+
+        self.assertRaises(UnusableDatabase, openAndRead)
+
+    def test_newerSchemaUntouched(self):
+        """
+        A database of a newer schema is refused and not written.
+        """
+        self.filled(1)
+        connection = sqlite3.connect(self.path)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        connection.close()
+        with open(self.path, "rb") as f:
+            before = f.read()
+        error = self.assertRaises(UnusableDatabase, openDatabase, self.path)
+        self.assertIn("newer", str(error))
+        with open(self.path, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+    def test_backupBeforeMigration(self):
+        """
+        Before a migration the database is copied beside itself
+        (owner-only), as it was.
+        """
+        connection = sqlite3.connect(self.path)
+        connection.executescript(schemaSteps()[1] + "PRAGMA user_version = 1;")
+        connection.execute("INSERT INTO account VALUES ('a@b', '{}')")
+        connection.commit()
+        connection.close()
+        openDatabase(self.path).close()
+        [backup] = [name for name in os.listdir(self.folder) if name.endswith(".backup")]
+        self.assertTrue(backup.startswith("om.sqlite.v1."), backup)
+        path = os.path.join(self.folder, backup)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        copy = sqlite3.connect(path)
+        self.addCleanup(copy.close)
+        self.assertEqual(copy.execute("PRAGMA user_version").fetchone(), (1,))
+        self.assertEqual(copy.execute("SELECT jid FROM account").fetchall(), [("a@b",)])
+
+    def test_missingTable(self):
+        """
+        A database at the current version that lacks a table is refused.
+        """
+        openDatabase(self.path).close()
+        connection = sqlite3.connect(self.path)
+        connection.execute("DROP TABLE offline_message")
+        connection.close()
+        error = self.assertRaises(UnusableDatabase, openDatabase, self.path)
+        self.assertIn("offline_message", str(error))
+
+    def test_integrityCheck(self):
+        """
+        The full check finds damaged pages the start-up checks do not read.
+        """
+        self.filled()
+        pool = openDatabase(self.path)
+        self.assertEqual(integrityProblems(pool), [])
+        pool.close()
+        with open(self.path, "r+b") as f:
+            f.seek(os.path.getsize(self.path) - 2 * 4096 + 100)
+            f.write(b"\xff" * 2000)
+        pool = openDatabase(self.path)
+        self.addCleanup(pool.close)
+        self.assertNotEqual(integrityProblems(pool), [])
