@@ -305,6 +305,10 @@ class OpenMessenger(Server):
                 "direct_tls_endpoint =\n"
                 f"require_tls = {'true' if self.tls else 'false'}\n"
                 "auth_failures = 0\n"
+                # Prosody runs without mod_limits: no shaping on either side.
+                "account_guesses = 0\n"
+                "rate_bytes = 0\n"
+                "rate_stanzas = 0\n"
                 "[http]\n"
                 # The web listener (administration, status buttons): off the
                 # usual port and on loopback.

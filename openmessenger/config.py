@@ -109,6 +109,10 @@ class C2SSection:
     account_guesses: int = option("20", _integer)
     account_guess_window: int = option("600", _integer)
     dead_peer_timeout: int = option("90", _integer)
+    rate_bytes: int = option("10240", _integer)
+    rate_stanzas: int = option("100", _integer)
+    rate_burst: int = option("2", _integer)
+    max_output_buffer: int = option("1048576", _integer)
 
 
 @dataclass(frozen=True)

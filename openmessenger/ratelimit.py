@@ -114,3 +114,30 @@ class GuessingGuard:
         self._known.move_to_end(account)
         while len(self._known) > self.maxAccounts:
             self._known.popitem(last=False)
+
+
+class TokenBucket:
+    """
+    A rate with room for bursts: C{rate} units a second on average, up to
+    C{burst} seconds' worth at once (Prosody's C{mod_limits}, ejabberd's
+    shapers); C{rate} 0 means no limit.
+    """
+
+    def __init__(self, rate, burst, clock):
+        self.rate = rate
+        self.capacity = rate * burst
+        self.clock = clock
+        self.tokens = self.capacity
+        self.stamp = clock.seconds()
+
+    def take(self, amount) -> float:
+        """
+        Use C{amount} units; return how many seconds to wait before more
+        should come (0: none).
+        """
+        if not self.rate:
+            return 0.0
+        now = self.clock.seconds()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate) - amount
+        self.stamp = now
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate

@@ -287,7 +287,7 @@ def buildService(options):
     purge = TimerService(86400, core.visitorChats.purge, config.visitorchat.retention_days)
     purge.clock = reactor
     purge.setServiceParent(top)
-    clients = core.clientFactory(context, reactor, secret(config.dataPath("server.secret")))
+    clients = top.clients = core.clientFactory(context, reactor, secret(config.dataPath("server.secret")))
     clients.logTraffic = options["verbose"]
     top.listen(reactor, "c2s", config.c2s.endpoint, clients, "[c2s] endpoint")
     if config.c2s.direct_tls_endpoint:
@@ -465,13 +465,24 @@ class ServerService(service.MultiService):
     listening port once it listens (tests listen on port 0 and ask).
 
     @ivar core: the L{XMPPServer}.
+    @ivar clients: the L{ClientFactory} of the client listeners.
     """
+
+    clients = None
 
     def __init__(self, core, environ=os.environ):
         service.MultiService.__init__(self)
         self.core = core
         self.ports = {}
         self.environ = environ
+
+    def stopService(self):
+        """
+        Clients first: each is told the server shuts down, and what they
+        had not acknowledged is stored before the database closes.
+        """
+        d = self.clients.shutdown() if self.clients is not None else defer.succeed(None)
+        return d.addCallback(lambda _: service.MultiService.stopService(self))
 
     def startService(self):
         service.MultiService.startService(self)

@@ -24,7 +24,7 @@ from twisted.words.protocols.jabber import error, xmlstream
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
-from openmessenger.ratelimit import GuessingGuard, Throttle
+from openmessenger.ratelimit import GuessingGuard, Throttle, TokenBucket
 from openmessenger.text import xmlSafe
 from openmessenger.xmpp import events, jids, sasl, stanzas
 from openmessenger.xmpp.parser import RestrictedElementStream, StreamLimitError
@@ -78,12 +78,26 @@ class ClientStream(xmlstream.XmlStream):
     #: The L{AckState} once the client enabled stream management.
     sm = None
 
+    #: While the transport's buffer is full (the client does not read):
+    #: what waits to be written, as C{(element or text, bytes)}.
+    held = None
+    heldBytes = 0
+    #: The timer that resumes reading from a client over its rate.
+    shaping = None
+
     def __init__(self, negotiator, maxStanzaSize):
         self.maxStanzaSize = maxStanzaSize
         xmlstream.XmlStream.__init__(self, negotiator)
         self.elementHandler = negotiator.negotiationElement
         #: The pings sent by L{confirmed}, by id, with their Deferreds.
         self.confirming = {}
+
+    def connectionMade(self):
+        settings, clock = self.factory.settings, self.factory.clock
+        self.bytesIn = TokenBucket(settings.rate_bytes, settings.rate_burst, clock)
+        self.stanzasIn = TokenBucket(settings.rate_stanzas, settings.rate_burst, clock)
+        self.wait = 0.0
+        xmlstream.XmlStream.connectionMade(self)
 
     def _initializeStream(self):
         self.stream = RestrictedElementStream(self.maxStanzaSize)
@@ -113,10 +127,28 @@ class ClientStream(xmlstream.XmlStream):
         except StreamLimitError as e:
             if parser is self.stream:
                 self.closeWithError(e.condition, e.text, e.appCondition)
+        self.shape(self.bytesIn.take(len(data)))
+
+    def shape(self, wait):
+        """
+        A client over its rate is read from no more until it is back within
+        it: TCP then slows it down, and other clients are served meanwhile.
+        """
+        wait = max(wait, self.wait)
+        self.wait = 0.0
+        if wait > 0 and not self.closed and self.shaping is None:
+            self.transport.pauseProducing()
+            self.shaping = self.factory.clock.callLater(wait, self.unshape)
+
+    def unshape(self):
+        self.shaping = None
+        if not self.closed:
+            self.transport.resumeProducing()
 
     def onElement(self, element):
         if self.closed:
             return
+        self.wait = max(self.wait, self.stanzasIn.take(1))
         if element.uri == NS_STREAMS and element.name == "error":
             self.transport.loseConnection()
             return
@@ -145,13 +177,54 @@ class ClientStream(xmlstream.XmlStream):
         XML 1.0 forbids: whatever a stanza picked up on its way, the client
         never gets a stream it must reject as not well-formed.
         """
-        if domish.IElement.providedBy(obj):
+        element = obj if domish.IElement.providedBy(obj) else None
+        if element is not None:
             obj = obj.toXml(
                 prefixes=self.prefixes,
                 defaultUri=self.namespace,
                 prefixesInScope=list(self.prefixes.values()),
             )
-        xmlstream.XmlStream.send(self, xmlSafe(obj))
+        data = xmlSafe(obj)
+        if self.held is None:
+            xmlstream.XmlStream.send(self, data)
+            return
+        self.held.append((element or data, data))
+        self.heldBytes += len(data)
+        if self.heldBytes > self.factory.settings.max_output_buffer:
+            self.overflowed()
+
+    # The client's reading, seen from the transport (IPushProducer): its
+    # buffer full means the client is not reading.
+
+    def pauseProducing(self):
+        if self.held is None:
+            self.held = []
+
+    def resumeProducing(self):
+        held, self.held, self.heldBytes = self.held or [], None, 0
+        for _, data in held:
+            xmlstream.XmlStream.send(self, data)
+
+    def stopProducing(self):
+        pass
+
+    def overflowed(self):
+        """
+        The client has not read what it was sent for longer than the server
+        will hold it: the session ends, and what it was not sent goes where
+        it would for an offline user (with stream management, everything it
+        did not acknowledge does).
+        """
+        held, self.held, self.heldBytes = self.held, None, 0
+        self.log.info("{jid} reads nothing: disconnecting", jid=self.session.full if self.session else "?")
+        self.closed = True
+        sm = self.sm
+        self.authenticator.endSession()
+        if sm is None:
+            self.factory.reroute([item for item, _ in held if domish.IElement.providedBy(item)])
+        xmlstream.XmlStream.send(self, "<stream:error><resource-constraint xmlns='"
+                                 "urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>")
+        self.transport.abortConnection()
 
     def send(self, obj):
         self.write(obj)
@@ -219,6 +292,8 @@ class ClientStream(xmlstream.XmlStream):
 
     def connectionLost(self, reason):
         self.closed = True
+        if self.shaping is not None and self.shaping.active():
+            self.shaping.cancel()
         self.endConfirmations(False)
         # A connection that broke (not closed by either side) may be resumed.
         self.authenticator.endSession(resumable=not self.cleanClose)
@@ -502,6 +577,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         reply.addElement((NS_BIND, "bind")).addElement("jid", content=full.full())
         xs.send(reply)
         xs.elementHandler = self.stanzaReceived
+        xs.transport.registerProducer(xs, True)
         # Spread the first check: sessions that logged in together would
         # otherwise all be pinged in one burst.
         quiet = self.factory.settings.dead_peer_timeout / 2
@@ -663,6 +739,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         for stanza in sm.unacknowledged():
             xs.write(stanza)
         xs.elementHandler = self.stanzaReceived
+        xs.transport.registerProducer(xs, True)
         self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
         if suspended:
             self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_RESUMED)
@@ -787,6 +864,8 @@ class ClientFactory(ServerFactory):
             settings.account_guesses, settings.account_guess_window, clock
         )
         self.secret = secret or os.urandom(32)
+        #: Writes of stanzas routed again (L{reroute}) not finished yet.
+        self.rerouting = set()
 
     log = Logger()
     #: Log every byte in and out (C{twistd openmessenger --verbose}).
@@ -803,21 +882,44 @@ class ClientFactory(ServerFactory):
 
     def redeliver(self, sm):
         """
-        Route again what a session never acknowledged: messages then reach
-        the user's other resources or offline storage; requests it never
-        answered bounce.
+        A session with stream management ended for good: what it never
+        acknowledged is routed again.
         """
         sm.abandoned()
-        for stanza in sm.unacknowledged():
+        self.reroute(sm.unacknowledged())
+
+    def reroute(self, stanzas):
+        """
+        Route again what a session that has ended did not get: messages
+        then reach the user's other resources or offline storage; requests
+        it never answered bounce.
+        """
+        writes = []
+        for stanza in stanzas:
             if getattr(stanza, "stored", False):
                 # Replayed from offline storage, which keeps it until a
                 # session confirms it.
                 continue
             if stanza.name == "message" and not _isCarbon(stanza):
                 if stanza.getAttribute("to"):
+                    stanza.writes = writes
                     self.domain.receive(stanza)
             elif stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set"):
                 self.domain.bounce(stanza, "service-unavailable")
+        for write in writes:
+            self.rerouting.add(write)
+            write.addBoth(lambda result, write=write: (self.rerouting.discard(write), result)[1])
+
+    def shutdown(self):
+        """
+        The server stops: every session ends with C{system-shutdown}, and
+        suspended ones end too; fire once what they had not acknowledged is
+        stored (offline, for their users' next login).
+        """
+        for session in self.sessions.all():
+            session.close("system-shutdown", "The server is shutting down.")
+        self.resumption.endAll()
+        return defer.DeferredList(list(self.rerouting))
 
     def buildProtocol(self, addr):
         stream = ClientStream(

@@ -122,6 +122,12 @@ class SessionRegistry:
         best = max(s.priority for s in candidates)
         return [s for s in candidates if s.priority == best]
 
+    def all(self) -> List[Session]:
+        """
+        Every bound session.
+        """
+        return list(self._byFull.values())
+
     def accounts(self) -> List[str]:
         """
         The accounts with at least one bound session.

@@ -192,6 +192,13 @@ class Resumption:
         self.log.info("{jid} was not resumed", jid=session.full)
         self.expire(session, state)
 
+    def endAll(self):
+        """
+        End every suspended session (the server stops).
+        """
+        for id in [id for id, entry in self._entries.items() if entry[2] is not None]:
+            self.end(id)
+
     def endSuspended(self, full):
         """
         End the suspended session of a full JID, if any: a new session

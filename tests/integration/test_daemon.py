@@ -132,3 +132,16 @@ def test_billionLaughsOverTheWire(daemon):
                 assert chunk, features
                 features += chunk
             assert b"SCRAM-SHA-256" in features
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopSaysSystemShutdown(daemon):
+    """
+    SIGTERM ends each client's stream with C{system-shutdown} (RFC 6120
+    4.9.3.20) instead of just closing TCP, so clients know to come back.
+    """
+    romeo = Client(DaemonServer(daemon), "romeo")
+    await romeo.login()
+    error = romeo.expect("stream_error")
+    daemon.stop(signal.SIGTERM)
+    assert (await wait(error))["condition"] == "system-shutdown"

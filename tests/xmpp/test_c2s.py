@@ -775,3 +775,99 @@ class SerialisationTests(SynchronousTestCase):
         self.assertEqual(str(got.body), "\t\n\nend")
         self.assertEqual(got["from"], "x@visitors.example.com")
         self.assertFalse(alice.disconnected)
+
+
+class RateTests(SynchronousTestCase):
+    """
+    What one connection may send and be sent is bounded.
+    """
+
+    def test_bytesShaped(self):
+        """
+        A client over its byte rate is read from no more until it is back
+        within it; then reading resumes.
+        """
+        server = FakeServer(rate_bytes=1000, rate_burst=2, rate_stanzas=0)
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+        server.clock.advance(100)  # the login's bytes are forgotten
+        self.assertEqual(alice.transport.producerState, "producing")
+        alice.send("<presence><status>" + "x" * 1500 + "</status></presence>")
+        self.assertEqual(alice.transport.producerState, "producing")
+        alice.send("<presence><status>" + "x" * 1500 + "</status></presence>")
+        self.assertEqual(alice.transport.producerState, "paused")
+        server.clock.advance(0.9)
+        self.assertEqual(alice.transport.producerState, "paused")
+        server.clock.advance(0.2)
+        self.assertEqual(alice.transport.producerState, "producing")
+
+    def test_stanzasShaped(self):
+        """
+        The same for stanzas: a flood of tiny ones pauses reading, for as
+        long as the flood was over the rate.
+        """
+        server = FakeServer(rate_stanzas=10, rate_burst=2, rate_bytes=0)
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+        server.clock.advance(100)
+        alice.send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>" * 50)
+        self.assertEqual(alice.transport.producerState, "paused")
+        # 50 stanzas at once, 20 allowed in a burst: 3 s of the rate over.
+        server.clock.advance(2.9)
+        self.assertEqual(alice.transport.producerState, "paused")
+        server.clock.advance(0.2)
+        self.assertEqual(alice.transport.producerState, "producing")
+
+    def test_cheapAcknowledgementRequests(self):
+        """
+        Thousands of C{<r/>} cost no storage round trip: each is answered at
+        once from memory.
+        """
+        server = FakeServer(rate_stanzas=0, rate_bytes=0)
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+        alice.send("<enable xmlns='urn:xmpp:sm:3'/>")
+        alice.read()
+        server.core.accounts.store = None  # any storage use would fail
+        alice.send("<r xmlns='urn:xmpp:sm:3'/>" * 5000)
+        answers = alice.read()
+        self.assertEqual(len(answers), 5000)
+        self.assertEqual({a.name for a in answers}, {"a"})
+
+    def test_unreadOutputBounded(self):
+        """
+        A client that does not read is held at most max_output_buffer bytes;
+        beyond it the session ends and what it was not sent is stored
+        offline for it, not lost and not kept in memory.
+        """
+        server = FakeServer(max_output_buffer=10000, rate_bytes=0, rate_stanzas=0)
+        server.addUser("alice@example.com")
+        server.addUser("bob@example.com")
+        alice = server.login("alice@example.com")
+        bob = server.login("bob@example.com")
+        bob.stream.pauseProducing()  # its socket buffer is full
+        for n in range(30):
+            alice.send(f"<message to='bob@example.com/test' type='chat'><body>{n} {'x' * 500}</body></message>")
+        self.assertIsNone(server.sessions.get("bob@example.com/test"))
+        self.assertTrue(bob.transport.disconnecting)
+        stored = [text for _, text, _ in server.store._offline["bob@example.com"]]
+        # What was held and what came after, in order.
+        self.assertEqual(len(stored), 30)
+        self.assertEqual([text.count(f"<body>{n} ") for n, text in enumerate(stored)], [1] * 30)
+        self.assertEqual(bob.stream.heldBytes, 0)
+
+    def test_readingAgainFlushes(self):
+        """
+        What was held is written, in order, once the client reads again.
+        """
+        server = FakeServer(rate_bytes=0, rate_stanzas=0)
+        server.addUser("alice@example.com")
+        server.addUser("bob@example.com")
+        alice = server.login("alice@example.com")
+        bob = server.login("bob@example.com")
+        bob.stream.pauseProducing()
+        for n in range(3):
+            alice.send(f"<message to='bob@example.com/test' type='chat'><body>{n}</body></message>")
+        self.assertEqual(bob.read(), [])
+        bob.stream.resumeProducing()
+        self.assertEqual([str(m.body) for m in bob.read()], ["0", "1", "2"])

@@ -249,3 +249,35 @@ class StreamManagementTests(SynchronousTestCase):
         client.read()
         client.send(f"<enable xmlns='{SM}'/>")
         self.assertEqual(client.readOne().firstChildElement().name, "unexpected-request")
+
+
+class ShutdownTests(SynchronousTestCase):
+    def test_systemShutdownThenStored(self):
+        """
+        When the server stops, each client gets a C{system-shutdown} stream
+        error; what a stream-management session (connected or suspended)
+        had not acknowledged is stored offline, and the shutdown waits for
+        those writes.
+        """
+        server = FakeServer(store=HeldStore(held=("storeMessage",)),
+                            extra="[stream_management]\nresume_timeout = 300\n")
+        for user in ("alice", "bob", "carol"):
+            server.addUser(f"{user}@example.com")
+        alice = server.login("alice@example.com")
+        bob = server.login("bob@example.com", "phone")
+        carol = server.login("carol@example.com", "laptop")
+        for client in (bob, carol):
+            client.send(f"<enable xmlns='{SM}' resume='true'/>")
+            client.read()
+        carol.stream.connectionLost(None)  # suspended
+        alice.send("<message to='bob@example.com/phone' type='chat'><body>to bob</body></message>")
+        alice.send("<message to='carol@example.com/laptop' type='chat'><body>to carol</body></message>")
+        done = server.factory.shutdown()
+        for client in (alice, bob):
+            self.assertEqual(client.streamError(), "system-shutdown")
+        self.assertNoResult(done)
+        for write in list(server.store.held):
+            write.callback(None)
+        self.successResultOf(done)
+        self.assertEqual(len(server.store._offline["bob@example.com"]), 1)
+        self.assertEqual(len(server.store._offline["carol@example.com"]), 1)
