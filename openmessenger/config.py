@@ -137,6 +137,18 @@ class CompaniesSection:
 
 
 @dataclass(frozen=True)
+class RosterSection:
+    max_items: int = option("1000", _integer)
+    max_item_size: int = option("4096", _integer)
+
+
+@dataclass(frozen=True)
+class PrivateSection:
+    max_size: int = option("65536", _integer)
+    max_documents: int = option("100", _integer)
+
+
+@dataclass(frozen=True)
 class VCardSection:
     max_size: int = option("65536", _integer)
 
@@ -198,6 +210,8 @@ class Config:
     autoaway: AutoAwaySection
     registration: RegistrationSection
     companies: CompaniesSection
+    roster: RosterSection
+    private: PrivateSection
     vcard: VCardSection
     stream_management: StreamManagementSection
     visitorchat: VisitorChatSection
@@ -228,6 +242,8 @@ _SECTION_CLASSES = {
     "autoaway": AutoAwaySection,
     "registration": RegistrationSection,
     "companies": CompaniesSection,
+    "roster": RosterSection,
+    "private": PrivateSection,
     "vcard": VCardSection,
     "stream_management": StreamManagementSection,
     "visitorchat": VisitorChatSection,

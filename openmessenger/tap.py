@@ -207,11 +207,11 @@ def assemble(store, config, clock, state=None):
     domain.addGuard(blocking)
     domain.addGuard(CompanyBoundary(directory, router.route))
     for handler in [
-        RosterHandler(rosters),
-        PresenceHandler(rosters, sessions, accounts, store, availability, clock),
+        RosterHandler(rosters, config.roster.max_items, config.roster.max_item_size),
+        PresenceHandler(rosters, sessions, accounts, store, availability, clock, config.roster.max_items),
         autoaway,
         VCardHandler(store, accounts, config.vcard.max_size),
-        PrivateStorageHandler(store),
+        PrivateStorageHandler(store, config.private.max_size, config.private.max_documents),
         blocking,
         PrivacyHandler(store, blocking, sessions),
         CarbonsHandler(sessions),
@@ -242,7 +242,8 @@ def assemble(store, config, clock, state=None):
     registration = None
     if config.registration.enabled:
         registration = Registration(
-            accounts, config.registration.max_per_ip, config.registration.window, clock
+            accounts, config.registration.max_per_ip, config.registration.window, clock,
+            reserved=config.server.admins,
         )
     # Every handler answers disco at once, so this has fired already.
     caps = discovery.caps(domains.primary).result

@@ -84,7 +84,8 @@ def _lose(subscription):
 class PresenceHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, rosters, sessions, accounts, lastActivity, availability, clock=None):
+    def __init__(self, rosters, sessions, accounts, lastActivity, availability, clock=None,
+                 maxPending=1000):
         """
         @param rosters: the L{RosterManager}.
         @param sessions: the L{SessionRegistry}.
@@ -92,8 +93,11 @@ class PresenceHandler(XMPPHandler):
         @param lastActivity: an L{ILastActivityStore}, told when sessions end.
         @param availability: the L{Availability}, told of every change.
         @param clock: for the time of last activity.
+        @param maxPending: the most subscription requests a user may have
+            waiting for an answer; more are dropped.
         """
         XMPPHandler.__init__(self)
+        self.maxPending = maxPending
         self.rosters = rosters
         self.sessions = sessions
         self.accounts = accounts
@@ -398,10 +402,11 @@ class PresenceHandler(XMPPHandler):
                 writes.append(self.rosters.setItem(user, granted))
                 after.append(lambda: self.send(stanzas.presence(contact, user, "subscribed")))
                 after.append(lambda: self.sendCurrentPresence(user, contact))
-            else:
-                if contact not in roster.pendingIn:
-                    writes.append(self.rosters.setPendingIn(user, contact, True))
+            elif contact not in roster.pendingIn and len(roster.pendingIn) < self.maxPending:
+                writes.append(self.rosters.setPendingIn(user, contact, True))
                 after.append(lambda: self.deliver(user, presence))
+            # A request already waiting is not delivered again (it is at
+            # each login), nor one beyond the bound.
         elif kind == "subscribed":
             if known and item.ask:
                 gained = item.evolve(subscription=_gain(item.subscription), ask=False)

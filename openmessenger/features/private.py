@@ -5,6 +5,7 @@ Private XML storage (XEP-0049): a user's clients keep data on the server
 namespace, readable only by the user.
 """
 
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
@@ -19,6 +20,7 @@ from openmessenger.xmpp import stanzas
 
 NS_PRIVATE = "jabber:iq:private"
 PRIVATE_IQ = f"/iq/query[@xmlns='{NS_PRIVATE}']"
+PREFIX = "private "
 RESERVED = frozenset(("jabber:client", "jabber:server", "jabber:component:accept", NS_PRIVATE, ""))
 
 
@@ -32,12 +34,16 @@ class PrivateStorageHandler(XMPPHandler):
     def getDiscoItems(self, requestor, target, nodeIdentifier=""):
         return []
 
-    def __init__(self, documents):
+    def __init__(self, documents, maxSize=65536, maxDocuments=100):
         """
         @param documents: an L{IDocumentStore}.
+        @param maxSize: the largest document, in bytes, and C{maxDocuments}
+            the most namespaces one user may keep.
         """
         XMPPHandler.__init__(self)
         self.documents = documents
+        self.maxSize = maxSize
+        self.maxDocuments = maxDocuments
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(PRIVATE_IQ, self.onPrivate)
@@ -60,14 +66,26 @@ class PrivateStorageHandler(XMPPHandler):
             return self.send(StanzaError(
                 "not-acceptable", text=f"The namespace {element.uri!r} is reserved."
             ).toResponse(iq))
-        key = f"private {element.uri}"
+        key = f"{PREFIX}{element.uri}"
         if kind == "get":
             d = self.documents.getDocument(user, key)
             d.addCallback(self.answer, iq, element)
         else:
-            d = self.documents.setDocument(user, key, element.toXml())
-            d.addCallback(lambda _: self.send(toResponse(iq, "result")))
+            d = self.store(user, key, element.toXml(), iq)
         d.addErrback(self.failed, iq)
+
+    @defer.inlineCallbacks
+    def store(self, user, key, xml, iq):
+        if len(xml.encode("utf-8")) > self.maxSize:
+            return self.send(StanzaError(
+                "not-acceptable", text=f"At most {self.maxSize} bytes, please.").toResponse(iq))
+        if (yield self.documents.getDocument(user, key)) is None:
+            if (yield self.documents.countDocuments(user, PREFIX)) >= self.maxDocuments:
+                return self.send(StanzaError(
+                    "resource-constraint", text=f"At most {self.maxDocuments} namespaces, please."
+                ).toResponse(iq))
+        yield self.documents.setDocument(user, key, xml)
+        self.send(toResponse(iq, "result"))
 
     def answer(self, text, iq, asked):
         reply = toResponse(iq, "result")

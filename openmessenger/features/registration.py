@@ -39,9 +39,14 @@ class Registration:
 
     log = Logger()
 
-    def __init__(self, accounts, maxPerAddress, window, clock):
+    def __init__(self, accounts, maxPerAddress, window, clock, reserved=()):
+        """
+        @param reserved: addresses nobody may register ([server] admins: an
+            operator's account not made yet must not be taken by a stranger).
+        """
         self.accounts = accounts
         self.throttle = Throttle(maxPerAddress, window, clock)
+        self.reserved = frozenset(reserved)
 
     def openOn(self, domain):
         """
@@ -78,6 +83,8 @@ class Registration:
         except ValueError as e:
             self.throttle.forgive(address)
             return succeed(StanzaError("not-acceptable", text=str(e)).toResponse(iq))
+        if user in self.reserved:
+            return succeed(StanzaError("conflict", text="This user name is taken.").toResponse(iq))
         d = self.accounts.create(user, values["password"])
 
         def created(_):

@@ -38,9 +38,15 @@ class RosterHandler(XMPPHandler):
 
     log = Logger()
 
-    def __init__(self, rosters):
+    def __init__(self, rosters, maxItems=1000, maxItemSize=4096):
+        """
+        @param maxItems: the most contacts a user's roster may hold, and
+            C{maxItemSize} the most characters of an item's name and groups.
+        """
         XMPPHandler.__init__(self)
         self.rosters = rosters
+        self.maxItems = maxItems
+        self.maxItemSize = maxItemSize
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(ROSTER_GET, self.onGet)
@@ -75,6 +81,9 @@ class RosterHandler(XMPPHandler):
             return self.fail(iq, StanzaError("service-unavailable"))
         try:
             contact, remove, name, groups = self.parseItem(iq, session.bare)
+            if len(name) + sum(len(g) for g in groups) > self.maxItemSize:
+                raise StanzaError(
+                    "not-acceptable", text=f"At most {self.maxItemSize} characters of name and groups.")
         except StanzaError as e:
             return self.fail(iq, e)
         user = session.bare
@@ -82,6 +91,8 @@ class RosterHandler(XMPPHandler):
         def change(roster):
             if remove:
                 return self.remove(roster, user, contact)
+            if contact not in roster.items and len(roster.items) >= self.maxItems:
+                raise StanzaError("resource-constraint", text=f"At most {self.maxItems} contacts, please.")
             item = roster.get(contact).evolve(name=name, groups=groups)
             return self.rosters.setItem(user, item)
 
@@ -112,6 +123,7 @@ class RosterHandler(XMPPHandler):
             groups.append(text)
         if len(name) > MAX_NAME or any(len(g) > MAX_NAME for g in groups):
             raise StanzaError("not-acceptable", text="Name too long.")
+
         if len(groups) > MAX_GROUPS:
             raise StanzaError("not-acceptable", text="Too many groups.")
         return contact, item.getAttribute("subscription") == "remove", name, tuple(groups)

@@ -221,6 +221,11 @@ class IDocumentStore(Interface):
         Store (or with C{None}, remove) a document.
         """
 
+    def countDocuments(user: str, prefix: str):
+        """
+        How many documents the user has whose keys start with C{prefix}.
+        """
+
 
 class IBlockStore(Interface):
     def getBlocked(user: str):

@@ -196,6 +196,9 @@ class MemoryStore:
     def getDocument(self, user, key):
         return succeed(self._documents.get(user, {}).get(key))
 
+    def countDocuments(self, user, prefix):
+        return succeed(sum(1 for key in self._documents.get(user, {}) if key.startswith(prefix)))
+
     def setDocument(self, user, key, xml):
         if user not in self._accounts:
             return self._missing(user)

@@ -528,6 +528,15 @@ class SQLiteStore:
 
         return self._run(get)
 
+    def countDocuments(self, user, prefix):
+        def count(cursor):
+            return cursor.execute(
+                "SELECT COUNT(*) FROM user_document WHERE owner = ? AND substr(key, 1, ?) = ?",
+                (user, len(prefix), prefix),
+            ).fetchone()[0]
+
+        return self._run(count)
+
     def setDocument(self, user, key, xml):
         def put(cursor):
             if xml is None:

@@ -87,6 +87,27 @@ class SubscriptionTests(SynchronousTestCase):
         (request,) = [e for e in self.bob.read() if e.name == "presence"]
         self.assertEqual((request["from"], request["to"]), ("alice@example.com", "bob@example.com"))
 
+    def test_duplicateRequestNotRedelivered(self):
+        """
+        A subscription request already waiting is not delivered again: one
+        sender cannot fill the contact's screen with the same question.
+        """
+        for _ in range(20):
+            self.alice.send("<presence to='bob@example.com' type='subscribe'/>")
+        self.assertEqual(presences(self.bob.read()), [("alice@example.com", "subscribe")])
+
+    def test_pendingRequestsBounded(self):
+        """
+        Requests waiting for an answer are bounded like the roster: beyond
+        it they are dropped, not stored.
+        """
+        server = FakeServer(extra="[roster]\nmax_items = 2\n")
+        server.addUser("bob@example.com")
+        for n in range(4):
+            server.addUser(f"u{n}@example.com")
+            server.login(f"u{n}@example.com").send("<presence to='bob@example.com' type='subscribe'/>")
+        self.assertEqual(len(server.store.getRoster("bob@example.com").result.pendingIn), 2)
+
     def test_requestWaitsForOfflineContact(self):
         """
         A request to an offline user is kept and handed over at their next

@@ -41,6 +41,27 @@ class PrivateStorageTests(SynchronousTestCase):
                         "<roster xmlns='roster:delimiter'/></query></iq>")
         self.assertEqual(str(self.alice.readOne().query.roster), "::")
 
+    def test_quotas(self):
+        """
+        A document over the size limit is refused, and so is a namespace
+        beyond the most one user may keep; replacing one still works.
+        """
+        server = FakeServer(extra="[private]\nmax_size = 200\nmax_documents = 2\n")
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+
+        def store(namespace, text=""):
+            alice.send(f"<iq type='set' id='s'><query xmlns='jabber:iq:private'>"
+                       f"<x xmlns='{namespace}'>{text}</x></query></iq>")
+            reply = alice.readOne()
+            return reply["type"] if reply["type"] == "result" else reply.error.firstChildElement().name
+
+        self.assertEqual(store("a:b", "x" * 300), "not-acceptable")
+        self.assertEqual(store("a:1"), "result")
+        self.assertEqual(store("a:2"), "result")
+        self.assertEqual(store("a:3"), "resource-constraint")
+        self.assertEqual(store("a:1", "again"), "result")
+
     def test_reservedNamespaces(self):
         """
         Reserved namespaces are C{not-acceptable}.

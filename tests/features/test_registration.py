@@ -51,6 +51,20 @@ class InBandRegistrationTests(SynchronousTestCase):
         client.send(register("Alice", "x"))
         self.assertEqual(client.readOne().error.firstChildElement().name, "conflict")
 
+    def test_operatorAddressReserved(self):
+        """
+        An operator listed in [server] admins whose account does not exist
+        yet cannot be registered by a stranger.
+        """
+        server = FakeServer(admins="root@example.com", extra="[registration]\nenabled = true\n")
+        client = server.client()
+        client.startTLS()
+        client.send(header())
+        client.read()
+        client.send(register("Root", "mine now"))
+        self.assertEqual(client.readOne().error.firstChildElement().name, "conflict")
+        self.assertFalse(server.core.accounts.exists("root@example.com"))
+
     def test_badInput(self):
         """
         Missing fields and invalid names are C{not-acceptable}.

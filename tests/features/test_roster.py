@@ -31,6 +31,29 @@ class RosterTests(SynchronousTestCase):
         client.send(f"<iq type='get' id='g'><query xmlns='{NS_ROSTER}'{attribute}/></iq>")
         return client.readOne()
 
+    def test_quotas(self):
+        """
+        A roster holds at most max_items contacts and an item at most
+        max_item_size characters of name and groups; changing an existing
+        item still works when the roster is full.
+        """
+        server = FakeServer(extra="[roster]\nmax_items = 2\nmax_item_size = 50\n")
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+
+        def set(item):
+            alice.send(rosterSet(item))
+            replies = [e for e in alice.read() if e.getAttribute("id") == "set"]
+            reply = replies[0]
+            return reply["type"] if reply["type"] == "result" else reply.error.firstChildElement().name
+
+        self.assertEqual(set("<item jid='a@example.com' name='" + "x" * 40 + "'><group>" + "g" * 20
+                             + "</group></item>"), "not-acceptable")
+        self.assertEqual(set("<item jid='a@example.com'/>"), "result")
+        self.assertEqual(set("<item jid='b@example.com'/>"), "result")
+        self.assertEqual(set("<item jid='c@example.com'/>"), "resource-constraint")
+        self.assertEqual(set("<item jid='a@example.com' name='A'/>"), "result")
+
     def test_emptyRoster(self):
         """
         A new user's roster is empty.
