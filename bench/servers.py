@@ -285,6 +285,9 @@ class Server:
 
 class OpenMessenger(Server):
     name = "openmessenger"
+    #: More [c2s] options, one "key = value" line each, and more sections.
+    c2s = ""
+    sections = ""
 
     @property
     def config(self):
@@ -309,11 +312,13 @@ class OpenMessenger(Server):
                 "account_guesses = 0\n"
                 "rate_bytes = 0\n"
                 "rate_stanzas = 0\n"
+                f"{self.c2s}"
                 "[http]\n"
                 # The web listener (administration, status buttons): off the
                 # usual port and on loopback.
                 f"endpoint = tcp:{self.http}:interface=127.0.0.1\n"
                 f"public_url = http://127.0.0.1:{self.http}\n"
+                f"{self.sections}"
             )
         # The project's own API, in this process, before the server starts.
         from openmessenger.config import loadConfig

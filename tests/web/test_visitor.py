@@ -18,8 +18,8 @@ BASE = "http://om.example/chat"
 
 
 class VisitorRoutesTests(SynchronousTestCase):
-    def setUp(self):
-        self.server = FakeServer()
+    def setUp(self, store=None):
+        self.server = FakeServer(store=store)
         self.server.addUser("alice@example.com")
         d = self.server.core.directory
         self.successResultOf(d.addCompany("acme", "ACME", ["example.com"]))
@@ -118,9 +118,7 @@ class HostileTextTests(SynchronousTestCase):
     offline queue.
     """
 
-    def setUp(self):
-        VisitorRoutesTests.setUp(self)
-
+    setUp = VisitorRoutesTests.setUp
     post = VisitorRoutesTests.post
 
     def test_startAndSay(self):
@@ -162,3 +160,25 @@ class HostileTextTests(SynchronousTestCase):
         self.assertEqual(len(bodies), 2, bodies)
         self.assertIn("call me", bodies[0])
         self.assertEqual(bodies[1], "after")
+
+
+class NotSavedTests(SynchronousTestCase):
+    post = VisitorRoutesTests.post
+
+    def test_sayAnswers503WhenNotStored(self):
+        """
+        The page is told a line went only after it was stored: a failed
+        write is a 503 with a message to show, and the line goes nowhere.
+        """
+        from openmessenger.storage.interfaces import StorageFull
+        from tests.visitorchat.test_service import FailingStore
+
+        VisitorRoutesTests.setUp(self, store=FailingStore())
+        token = self.post("/start", {"company": "acme", "name": "Vera"})[1]["token"]
+        self.alice.read()
+        self.server.store.failing.add("appendLine")
+        response, answer = self.post(f"/api/{token}/say", {"text": "hello"})
+        self.assertEqual(response.code, 503)
+        self.assertIn("could not be saved", answer["error"])
+        self.assertEqual([e for e in self.alice.read() if e.name == "message" and e.body], [])
+        self.flushLoggedErrors(StorageFull)
