@@ -131,6 +131,8 @@ class FaultRun:
         self.kills = 0
         self.resumed = 0
         self.retried = []
+        #: Messages sent in all, re-sent ones included.
+        self.sends = 0
 
     def nextNumbers(self, size):
         """
@@ -141,6 +143,7 @@ class FaultRun:
         while len(numbers) < size:
             numbers.append(self.next)
             self.next += 1
+        self.sends += len(numbers)
         return numbers
 
     def acknowledge(self, handled):
@@ -289,8 +292,8 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
     acknowledged = run.acked - run.refused
     lost = sorted(acknowledged - received)
-    log(f"{len(acknowledged)} messages acknowledged ({run.next} numbers sent, {len(run.refused)} refused "
-        f"with an error), {run.kills} kills, {run.resumed} resumptions; "
+    log(f"{len(acknowledged)} messages acknowledged ({run.next} different ones sent {run.sends} times, "
+        f"{len(run.refused)} refused with an error), {run.kills} kills, {run.resumed} resumptions; "
         f"{len(received & acknowledged)} received; lost: {len(lost)} {lost[:20]}")
     if lost:
         raise SystemExit(1)

@@ -252,15 +252,21 @@ class ClientStream(xmlstream.XmlStream):
             if not d.called:
                 self.write(domish.Element((NS_SM, "r")))
             return d
+        d = self.confirming[self.ping("confirm")] = defer.Deferred()
+        return d
+
+    def ping(self, purpose):
+        """
+        Ping the client from the server (XEP-0199); return the ping's id.
+        """
         ping = domish.Element((NS_CLIENT, "iq"))
         ping["type"] = "get"
-        ping["id"] = "confirm-" + binascii.hexlify(os.urandom(6)).decode("ascii")
+        ping["id"] = f"{purpose}-" + binascii.hexlify(os.urandom(6)).decode("ascii")
         ping["from"] = self.session.jid.host
         ping["to"] = self.session.full
         ping.addElement((NS_PING, "ping"))
-        d = self.confirming[ping["id"]] = defer.Deferred()
         self.send(ping)
-        return d
+        return ping["id"]
 
     def answersConfirmation(self, stanza):
         """
@@ -604,13 +610,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         # One ping per quiet spell: none yet since the client last spoke.
         if self.pingedAt is None or self.pingedAt <= last:
             self.pingedAt = now
-            ping = domish.Element((NS_CLIENT, "iq"))
-            ping["type"] = "get"
-            ping["id"] = "alive-" + binascii.hexlify(os.urandom(4)).decode("ascii")
-            ping["from"] = xs.session.jid.host
-            ping["to"] = xs.session.full
-            ping.addElement((NS_PING, "ping"))
-            xs.send(ping)
+            xs.ping("alive")
         # Silent for the whole timeout, and the ping had the rest of it.
         deadline = max(last + timeout, self.pingedAt + timeout - quiet)
         if now < deadline:

@@ -782,15 +782,23 @@ class RateTests(SynchronousTestCase):
     What one connection may send and be sent is bounded.
     """
 
+    def rested(self, **c2s):
+        """
+        A server with these limits, and Alice logged in long enough ago
+        that her login no longer counts.
+        """
+        server = FakeServer(**c2s)
+        server.addUser("alice@example.com")
+        alice = server.login("alice@example.com")
+        server.clock.advance(100)
+        return server, alice
+
     def test_bytesShaped(self):
         """
         A client over its byte rate is read from no more until it is back
         within it; then reading resumes.
         """
-        server = FakeServer(rate_bytes=1000, rate_burst=2, rate_stanzas=0)
-        server.addUser("alice@example.com")
-        alice = server.login("alice@example.com")
-        server.clock.advance(100)  # the login's bytes are forgotten
+        server, alice = self.rested(rate_bytes=1000, rate_burst=2, rate_stanzas=0)
         self.assertEqual(alice.transport.producerState, "producing")
         alice.send("<presence><status>" + "x" * 1500 + "</status></presence>")
         self.assertEqual(alice.transport.producerState, "producing")
@@ -806,10 +814,7 @@ class RateTests(SynchronousTestCase):
         The same for stanzas: a flood of tiny ones pauses reading, for as
         long as the flood was over the rate.
         """
-        server = FakeServer(rate_stanzas=10, rate_burst=2, rate_bytes=0)
-        server.addUser("alice@example.com")
-        alice = server.login("alice@example.com")
-        server.clock.advance(100)
+        server, alice = self.rested(rate_stanzas=10, rate_burst=2, rate_bytes=0)
         alice.send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>" * 50)
         self.assertEqual(alice.transport.producerState, "paused")
         # 50 stanzas at once, 20 allowed in a burst: 3 s of the rate over.

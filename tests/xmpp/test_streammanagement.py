@@ -64,16 +64,24 @@ class StreamManagementTests(SynchronousTestCase):
         self.alice.send(f"<a xmlns='{SM}' h='{state.sent}'/>")
         self.assertEqual(len(state.queue), 0)
 
-    def test_ackWaitsForStorage(self):
+    def heldWrites(self):
         """
-        The answer to C{<r/>} waits for the write of the counted stanza
-        (here: an offline message), not for storage in general.
+        A server whose offline writes wait for the test, and Alice logged in
+        with stream management.
         """
         server = FakeServer(store=HeldStore(held=("storeMessage",)))
         server.addUser("alice@example.com")
         server.addUser("carol@example.com")
         alice = server.login("alice@example.com")
         self.enable(alice)
+        return server, alice
+
+    def test_ackWaitsForStorage(self):
+        """
+        The answer to C{<r/>} waits for the write of the counted stanza
+        (here: an offline message), not for storage in general.
+        """
+        server, alice = self.heldWrites()
         alice.send("<message to='carol@example.com' type='chat'><body>keep me</body></message>")
         alice.send(f"<r xmlns='{SM}'/>")
         self.assertEqual(alice.read(), [])
@@ -88,11 +96,7 @@ class StreamManagementTests(SynchronousTestCase):
         stanza before the acknowledgement that counts the message, and a
         later stanza's acknowledgement waits for it too.
         """
-        server = FakeServer(store=HeldStore(held=("storeMessage",)))
-        server.addUser("alice@example.com")
-        server.addUser("carol@example.com")
-        alice = server.login("alice@example.com")
-        self.enable(alice)
+        server, alice = self.heldWrites()
         alice.send("<message to='carol@example.com' id='m1' type='chat'><body>one</body></message>")
         alice.send(f"<r xmlns='{SM}'/>")
         alice.send("<message to='carol@example.com' id='m2' type='chat'><body>two</body></message>")
