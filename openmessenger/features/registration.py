@@ -142,7 +142,8 @@ class AccountSettingsHandler(XMPPHandler):
         if stanzas.child(iq.query, NS_REGISTER, "remove") is not None:
             # The answer goes out before the stream closes (XEP-0077 3.2).
             self.send(toResponse(iq, "result"))
-            self.accounts.delete(user).addErrback(self.log.failure)
+            self.accounts.delete(user).addErrback(
+                lambda f: self.log.failure("Removing the account {user} failed", f, user=user))
             return
         values = fields(iq.query)
         if values["username"] and values["username"] != user.partition("@")[0]:

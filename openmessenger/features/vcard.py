@@ -97,7 +97,8 @@ class VCardHandler(XMPPHandler):
             except StanzaError:
                 self._hashes[session.bare] = ""
 
-        self.load(session.bare).addCallbacks(remember, self.log.failure)
+        self.load(session.bare).addCallbacks(remember, lambda f: self.log.failure(
+            "Reading the vCard of {user} failed", f, user=session.bare))
 
     def onGet(self, iq):
         iq.handled = True

@@ -155,6 +155,16 @@ class AccountSettingsTests(SynchronousTestCase):
         )
         self.assertEqual(self.alice.readOne().error.firstChildElement().name, "not-authorized")
 
+    def test_failedRemovalLogged(self):
+        """
+        A removal that fails in storage is logged with its cause.
+        """
+        from twisted.internet.defer import fail
+
+        self.server.core.accounts.delete = lambda user: fail(OSError("disk gone"))
+        self.alice.send(f"<iq type='set' id='x' to='example.com'><query xmlns='{NS}'><remove/></query></iq>")
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
     def test_remove(self):
         """
         A user removes the account: the answer, then the stream ends.

@@ -24,6 +24,18 @@ class VCardTests(SynchronousTestCase):
         client.send(f"<iq type='get' id='v'{attribute}><vCard xmlns='vcard-temp'/></iq>")
         return client.readOne()
 
+    def test_failedReadLogged(self):
+        """
+        A vCard that cannot be read at login is logged with its cause.
+        """
+        from twisted.internet.defer import fail
+
+        server = FakeServer()
+        server.addUser("carol@example.com")
+        server.store.getDocument = lambda user, key: fail(OSError("disk gone"))
+        server.login("carol@example.com")
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
     def test_newAccountHasName(self):
         """
         A new account's vCard carries its name, so Psi opens no editor.
