@@ -27,6 +27,7 @@ from openmessenger.compat import wokkel  # noqa: F401  (before wokkel modules)
 from wokkel.generic import FallbackHandler, VersionHandler
 from wokkel.ping import PingHandler
 
+from openmessenger.features.account import AccountHandler
 from openmessenger.features.admin import adminCommands, operatorNotifier
 from openmessenger.features.autoaway import AutoAwayHandler, AutoAwaySettingsCommand
 from openmessenger.features.blocking import BlockingHandler
@@ -218,6 +219,7 @@ def assemble(store, config, clock, state=None):
         SharedRosterHandler(directory, rosters, sessions),
         OfflineHandler(store, sessions, accounts, config.offline.max_messages, clock),
         LastActivityHandler(store, sessions, rosters, accounts, clock),
+        AccountHandler(),
         DeliveryHandler(sessions, accounts),
         FallbackHandler(),
     ]:

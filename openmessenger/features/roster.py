@@ -19,18 +19,6 @@ MAX_NAME = 1023
 MAX_GROUPS = 64
 
 
-def ownSession(iq):
-    """
-    The sending session if the iq is addressed to the sender's own account,
-    else C{None}: only a user may read or change their roster.
-    """
-    session = getattr(iq, "origin", None)
-    to = iq.getAttribute("to")
-    if session is not None and (to is None or to == session.bare):
-        return session
-    return None
-
-
 class RosterHandler(XMPPHandler):
     """
     Answers roster gets and sets from a user's own clients.
@@ -54,7 +42,7 @@ class RosterHandler(XMPPHandler):
 
     def onGet(self, iq):
         iq.handled = True
-        session = ownSession(iq)
+        session = stanzas.ownSession(iq)
         if session is None:
             return self.fail(iq, StanzaError("service-unavailable"))
         known = iq.query.getAttribute("ver")
@@ -76,7 +64,7 @@ class RosterHandler(XMPPHandler):
 
     def onSet(self, iq):
         iq.handled = True
-        session = ownSession(iq)
+        session = stanzas.ownSession(iq)
         if session is None:
             return self.fail(iq, StanzaError("service-unavailable"))
         try:

@@ -58,6 +58,19 @@ def parseStored(text: str):
     return found[0]
 
 
+def ownSession(stanza):
+    """
+    The sending session if a stanza is addressed to the sender's own
+    account (no C{to}, or its bare JID), else C{None}: only a user may read
+    or change what is the account's.
+    """
+    session = getattr(stanza, "origin", None)
+    to = stanza.getAttribute("to")
+    if session is not None and (to is None or to == session.bare):
+        return session
+    return None
+
+
 def formatStamp(stamp: float) -> str:
     """
     An XEP-0082 DateTime in UTC, e.g. C{2026-11-26T15:23:00.123Z}.
