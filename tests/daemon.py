@@ -45,11 +45,13 @@ class Daemon:
     """
 
     def __init__(self, directory, domain="localhost", requireTLS=True, extra="",
-                 verbose=False, admins=""):
+                 verbose=False, admins="", twistd=(os.path.join(BIN, "twistd"),)):
         """
         @param admins: the operators (C{[server] admins}), bare JIDs,
             comma-separated; none by default.
+        @param twistd: the command that runs twistd (another installation's).
         """
+        self.twistd = list(twistd)
         self.directory = str(directory)
         self.verbose = verbose
         self.domain = domain
@@ -103,7 +105,7 @@ class Daemon:
             notify.bind(notifyPath)
             self.process = subprocess.Popen(
                 [
-                    os.path.join(BIN, "twistd"), "--nodaemon", "--pidfile=",
+                    *self.twistd, "--nodaemon", "--pidfile=",
                     f"--logfile={self.logFile}", "openmessenger", "--config", self.config,
                     *(["--verbose"] if self.verbose else []),
                 ],
