@@ -637,6 +637,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         sm = xs.sm
         bus = self.factory.domain.accounts.xmlstream
         if sm is not None and sm.resumable and resumable and self.factory.accounts.exists(session.bare):
+            self.factory.sessions.suspend(session)
             bus.dispatch(session, events.RESOURCE_SUSPENDED)
             self.factory.resumption.suspend(session, sm)
             return
@@ -728,6 +729,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             return self.smFailed("undefined-condition")
         xs.session, xs.sm = session, sm
         session.stream = xs
+        self.factory.sessions.unsuspend(session)
         self.factory.sessions.add(session)
         if self.timeout is not None and self.timeout.active():
             self.timeout.cancel()
@@ -877,6 +879,7 @@ class ClientFactory(ServerFactory):
         """
         A suspended session was not resumed: it ends now.
         """
+        self.sessions.unsuspend(session)
         self.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_UNBOUND)
         self.redeliver(sm)
 

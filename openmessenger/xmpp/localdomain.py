@@ -137,6 +137,11 @@ class LocalDomain:
         if name == "presence" and (kind in SUBSCRIPTION_TYPES or kind == "probe"):
             return False
         session = self.sessions.get(to)
+        if session is None and name == "message" and kind in (None, "normal", "chat"):
+            # A resource whose connection broke and may come back
+            # (XEP-0198) finds it in its queue; if it never does, the queue
+            # is routed again as for a gone resource.
+            session = self.sessions.suspended(to)
         if session is not None:
             session.send(stanza)
             if name == "message":

@@ -81,6 +81,9 @@ class SessionRegistry:
     def __init__(self):
         self._byFull: Dict[str, Session] = {}
         self._byBare: Dict[str, Dict[str, Session]] = {}
+        #: Sessions whose connection broke and that may be resumed (XEP-0198),
+        #: by full JID: not bound, but messages to them wait in their queue.
+        self._suspended: Dict[str, Session] = {}
 
     def add(self, session: Session):
         assert session.full not in self._byFull, session.full
@@ -98,6 +101,21 @@ class SessionRegistry:
 
     def get(self, full: str) -> Optional[Session]:
         return self._byFull.get(full)
+
+    def suspend(self, session: Session):
+        """
+        Take a session out, keeping it as suspended until it is resumed or
+        ends (L{unsuspend}).
+        """
+        self.remove(session)
+        self._suspended[session.full] = session
+
+    def unsuspend(self, session: Session):
+        if self._suspended.get(session.full) is session:
+            del self._suspended[session.full]
+
+    def suspended(self, full: str) -> Optional[Session]:
+        return self._suspended.get(full)
 
     def sessionsOf(self, bare: str) -> List[Session]:
         """

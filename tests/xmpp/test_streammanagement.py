@@ -144,17 +144,49 @@ class StreamManagementTests(SynchronousTestCase):
         self.chat("one")
         self.chat("two")
         self.assertEqual(self.bodies(self.alice.read()), ["one", "two"])
-        self.alice.send(f"<a xmlns='{SM}' h='{self.alice.stream.sm.sent - 1}'/>")
+        handled = self.alice.stream.sm.sent - 1
+        self.alice.send(f"<a xmlns='{SM}' h='{handled}'/>")
         self.alice.stream.connectionLost(None)
         self.assertIn("unavailable", [e.getAttribute("type") for e in self.bob.read() if e.name == "presence"])
         self.assertEqual(self.server.core.availability.stateOf("alice@example.com"), "offline")
         self.chat("three")
-        client = self.resumeAs(previd, self.alice.stream.sm.sent - 1)
+        client = self.resumeAs(previd, handled)
         elements = client.read()
         self.assertEqual(elements[0].name, "resumed")
         self.assertEqual(self.bodies(elements), ["two", "three"])
         self.assertEqual(self.server.core.availability.stateOf("alice@example.com"), "online")
         self.assertIn(None, [e.getAttribute("type") for e in self.bob.read() if e.name == "presence"])
+
+    def test_heldForSuspendedResourceOfTwo(self):
+        """
+        With a second device online, a message to the suspended one's full
+        JID waits in its queue and reaches it when it resumes, not the other
+        device; had it never resumed, it would go where messages to a gone
+        resource go.
+        """
+        previd = self.enable(self.alice)
+        pc = self.server.login("alice@example.com", "pc")
+        self.alice.read()
+        self.alice.stream.connectionLost(None)
+        pc.read()
+        self.chat("for the phone")
+        self.assertEqual(self.bodies(pc.read()), [])
+        client = self.resumeAs(previd, self.alice.stream.sm.sent - 1)
+        self.assertEqual(self.bodies(client.read()), ["for the phone"])
+
+    def test_heldThenRoutedWhenNotResumed(self):
+        """
+        A suspended resource that never comes back hands what waited for it
+        to the user's other device.
+        """
+        self.enable(self.alice)
+        pc = self.server.login("alice@example.com", "pc")
+        self.alice.read()
+        self.alice.stream.connectionLost(None)
+        pc.read()
+        self.chat("for the phone")
+        self.server.clock.advance(301)
+        self.assertEqual(self.bodies(pc.read()), ["for the phone"])
 
     def test_notResumedGoesOffline(self):
         """
