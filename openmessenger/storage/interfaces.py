@@ -411,9 +411,15 @@ class ITranscriptStore(Interface):
         Fire with C{(Transcript, [TranscriptLine])}, or C{None}.
         """
 
-    def listTranscripts(company: str, since: float = 0.0):
+    def listTranscripts(company: str, since: float = 0.0, supporters=None, text: str = "",
+                        offset: int = 0, limit: int = 50):
         """
-        A company's chats started since C{since}, newest first.
+        Fire with C{(chats, more)}: a page of a company's chats started since
+        C{since}, newest first, from C{offset} on, at most C{limit}; C{more}
+        says whether more follow.  Only chats served by one of C{supporters}
+        (JIDs; C{None}: any), and with each word of C{text} beginning a word
+        of the visitor's name, e-mail or parameter values (case and accents
+        aside).
         """
 
     def deleteTranscript(chat: str):

@@ -3,6 +3,8 @@
 Storage in memory: for tests and for trying things out.  Lost on restart.
 """
 
+import re
+import unicodedata
 from dataclasses import replace
 
 from twisted.internet.defer import fail, succeed
@@ -23,6 +25,13 @@ from openmessenger.storage.interfaces import (
     NoSuchAccount,
     Roster,
 )
+
+
+def _folded(text):
+    """
+    Lower case without accents, as SQLite's unicode61 tokenizer compares.
+    """
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
 
 
 @implementer(
@@ -298,11 +307,20 @@ class MemoryStore:
             return succeed(None)
         return succeed((self._transcripts[chat], list(self._lines[chat])))
 
-    def listTranscripts(self, company, since=0.0):
-        return succeed(sorted(
-            (t for t in self._transcripts.values() if t.company == company and t.started >= since),
-            key=lambda t: -t.started,
-        ))
+    def listTranscripts(self, company, since=0.0, supporters=None, text="", offset=0, limit=50):
+        def words(t):
+            values = [t.visitorName, t.visitorEmail] + [value for _, value in t.parameters]
+            return re.findall(r"\w+", _folded(" ".join(values)))
+
+        wanted = re.findall(r"\w+", _folded(text))
+        chats = sorted(
+            (t for t in self._transcripts.values()
+             if t.company == company and t.started >= since
+             and (supporters is None or set(supporters) & set(t.supporters))
+             and all(any(w.startswith(part) for w in words(t)) for part in wanted)),
+            key=lambda t: (-t.started, t.id),
+        )
+        return succeed((chats[offset:offset + limit], len(chats) > offset + limit))
 
     def deleteTranscript(self, chat):
         self._transcripts.pop(chat, None)

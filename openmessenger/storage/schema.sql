@@ -130,3 +130,27 @@ ALTER TABLE company ADD COLUMN icon_set TEXT NOT NULL DEFAULT 'label';
 ALTER TABLE company ADD COLUMN retention_days INTEGER;   -- NULL: the server's setting
 ALTER TABLE company ADD COLUMN away_after INTEGER;       -- seconds; NULL: the server's
 ALTER TABLE company ADD COLUMN xa_after INTEGER;
+
+-- version 8
+-- Who served each chat, for finding a supporter's chats without reading
+-- every row; and the visitor's name, e-mail and parameter values for
+-- full-text search.  Both follow visitor_chat through triggers.
+CREATE TABLE visitor_chat_supporter (
+    chat TEXT NOT NULL REFERENCES visitor_chat(id) ON DELETE CASCADE,
+    supporter TEXT NOT NULL,
+    PRIMARY KEY (supporter, chat)
+);
+INSERT INTO visitor_chat_supporter (chat, supporter)
+    SELECT DISTINCT visitor_chat.id, served.value FROM visitor_chat, json_each(visitor_chat.supporters) AS served;
+CREATE VIRTUAL TABLE visitor_chat_search USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER visitor_chat_indexed AFTER INSERT ON visitor_chat BEGIN
+    INSERT INTO visitor_chat_search (rowid, text) VALUES (new.rowid, new.visitor_name || ' ' || new.visitor_email
+        || ' ' || coalesce((SELECT group_concat(p.value ->> 1, ' ') FROM json_each(new.parameters) AS p), ''));
+END;
+CREATE TRIGGER visitor_chat_unindexed AFTER DELETE ON visitor_chat BEGIN
+    DELETE FROM visitor_chat_search WHERE rowid = old.rowid;
+END;
+INSERT INTO visitor_chat_search (rowid, text)
+    SELECT rowid, visitor_name || ' ' || visitor_email || ' '
+        || coalesce((SELECT group_concat(p.value ->> 1, ' ') FROM json_each(parameters) AS p), '')
+    FROM visitor_chat;

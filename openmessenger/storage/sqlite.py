@@ -48,7 +48,9 @@ from openmessenger.storage.interfaces import (
     TranscriptLine,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
+#: Chats on one page of a transcript list.
+PAGE = 50
 #: The company settings' columns, in the order of L{Company}'s fields.
 COMPANY_SETTINGS = "icon_set, retention_days, away_after, xa_after"
 
@@ -717,6 +719,10 @@ class SQLiteStore:
                  json.dumps([list(p) for p in t.parameters]), json.dumps(list(t.supporters)),
                  t.started, t.ended, t.endedHow),
             )
+            cursor.executemany(
+                "INSERT OR IGNORE INTO visitor_chat_supporter (chat, supporter) VALUES (?, ?)",
+                [(t.id, supporter) for supporter in t.supporters],
+            )
 
         return self._run(put)
 
@@ -746,13 +752,26 @@ class SQLiteStore:
 
         return self._run(get)
 
-    def listTranscripts(self, company, since=0.0):
+    def listTranscripts(self, company, since=0.0, supporters=None, text="", offset=0, limit=PAGE):
+        where = ["company = ?", "started >= ?"]
+        args = [company, since]
+        if supporters is not None:
+            where.append("id IN (SELECT chat FROM visitor_chat_supporter WHERE supporter IN (%s))"
+                         % ", ".join("?" * len(supporters)))
+            args += list(supporters)
+        words = text.split()
+        if words:
+            where.append("rowid IN (SELECT rowid FROM visitor_chat_search WHERE visitor_chat_search MATCH ?)")
+            # Each word as a quoted prefix: the visitor's words are never syntax.
+            args.append(" ".join('"%s"*' % word.replace('"', '""') for word in words))
+
         def get(cursor):
-            return [_transcript(row) for row in cursor.execute(
+            rows = cursor.execute(
                 "SELECT id, company, public_id, visitor_name, visitor_email, parameters, supporters, "
-                "started, ended, ended_how FROM visitor_chat WHERE company = ? AND started >= ? "
-                "ORDER BY started DESC", (company, since),
-            )]
+                f"started, ended, ended_how FROM visitor_chat WHERE {' AND '.join(where)} "
+                "ORDER BY started DESC, id LIMIT ? OFFSET ?", args + [limit + 1, offset],
+            ).fetchall()
+            return [_transcript(row) for row in rows[:limit]], len(rows) > limit
 
         return self._run(get)
 

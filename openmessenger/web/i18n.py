@@ -79,6 +79,8 @@ GERMAN = {
     "Supporter": "Supportmitarbeiter",
     "Visitor or parameter": "Besucher oder Parameter",
     "Filter": "Filtern",
+    "Newer": "Neuere",
+    "Older": "Ältere",
     "Started": "Beginn",
     "Visitor": "Besucher",
     "Ended": "Ende",

@@ -271,6 +271,25 @@ class SQLiteStoreTests(StorageTestsMixin, SynchronousTestCase):
         self.successResultOf(store.setAutoAway("a@b", 1, 2))
         self.assertEqual(pool.connection.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
 
+    def test_transcriptsIndexedOnUpgrade(self):
+        """
+        Chats stored before version 8 are found by supporter and text after
+        the upgrade.
+        """
+        pool = SynchronousPool(":memory:")
+        self.addCleanup(pool.close)
+        steps = schemaSteps()
+        pool.connection.executescript("".join(steps[v] for v in range(1, 8)) + "PRAGMA user_version = 7;")
+        pool.connection.execute(
+            "INSERT INTO visitor_chat (id, company, public_id, visitor_name, parameters, supporters, started) "
+            "VALUES ('old', 'acme', 'acme', 'Vera', '[[\"Order\", \"4711\"]]', '[\"sven@example.com\"]', 1.0)")
+        pool.connection.commit()
+        store = SQLiteStore(pool)
+        self.successResultOf(store.migrate())
+        for filters in ({"supporters": ["sven@example.com"]}, {"text": "4711"}, {"text": "vera"}):
+            chats, _ = self.successResultOf(store.listTranscripts("acme", **filters))
+            self.assertEqual([t.id for t in chats], ["old"], filters)
+
     def test_newerSchemaRefused(self):
         """
         A database from a newer release is not touched.
@@ -404,13 +423,43 @@ class TranscriptStorageTestsMixin:
         transcript, lines = self.successResultOf(store.getTranscript("c1"))
         self.assertEqual(transcript, ended)
         self.assertEqual([l.body for l in lines], ["Hallo", "Hi!"])
-        self.assertEqual([t.id for t in self.successResultOf(store.listTranscripts("acme"))], ["c2", "c1"])
-        self.assertEqual([t.id for t in self.successResultOf(store.listTranscripts("acme", 150.0))], ["c2"])
+        self.assertEqual(self.chatIds(store, "acme"), ["c2", "c1"])
+        self.assertEqual(self.chatIds(store, "acme", 150.0), ["c2"])
         self.assertEqual(self.successResultOf(store.deleteTranscriptsBefore("acme", 150.0)), 1)
         self.assertIsNone(self.successResultOf(store.getTranscript("c1")))
         self.successResultOf(store.deleteTranscript("c2"))
-        self.assertEqual(self.successResultOf(store.listTranscripts("acme")), [])
-        self.assertEqual(len(self.successResultOf(store.listTranscripts("evil"))), 1)
+        self.assertEqual(self.chatIds(store, "acme"), [])
+        self.assertEqual(self.chatIds(store, "evil"), ["c3"])
+
+    def chatIds(self, store, company, since=0.0, **filters):
+        chats, more = self.successResultOf(store.listTranscripts(company, since, **filters))
+        return [t.id for t in chats]
+
+    def test_transcriptSearchAndPages(self):
+        """
+        Chats are found by supporter and by words of the visitor's name,
+        e-mail or parameters (prefixes, case and accents aside), newest
+        first, a page at a time.
+        """
+        store = self.store
+        for n in range(7):
+            self.successResultOf(store.putTranscript(Transcript(
+                f"c{n}", "acme", "acme", "Jürgen Müller" if n % 2 else "Vera", "",
+                (("Kundennummer", f"K-{n}56164"), ("URL", "https://shop.example/cart")),
+                ("sven@example.com",) if n < 3 else ("alice@example.com", "sven@example.com") if n == 6 else
+                ("alice@example.com",), 100.0 + n)))
+        self.assertEqual(self.chatIds(store, "acme", supporters=["sven@example.com"]), ["c6", "c2", "c1", "c0"])
+        self.assertEqual(self.chatIds(store, "acme", supporters=[]), [])
+        self.assertEqual(self.chatIds(store, "acme", text="jurgen MUL"), ["c5", "c3", "c1"])
+        self.assertEqual(self.chatIds(store, "acme", text="156164"), ["c1"])
+        self.assertEqual(self.chatIds(store, "acme", text="shop"), [f"c{n}" for n in range(6, -1, -1)])
+        self.assertEqual(self.chatIds(store, "acme", text='" OR x*'), [])
+        first, more = self.successResultOf(store.listTranscripts("acme", limit=3))
+        self.assertEqual(([t.id for t in first], more), (["c6", "c5", "c4"], True))
+        last, more = self.successResultOf(store.listTranscripts("acme", offset=6, limit=3))
+        self.assertEqual(([t.id for t in last], more), (["c0"], False))
+        self.successResultOf(store.deleteTranscript("c1"))
+        self.assertEqual(self.chatIds(store, "acme", text="156164"), [])
 
 
 class MemoryTranscriptTests(TranscriptStorageTestsMixin, SynchronousTestCase):

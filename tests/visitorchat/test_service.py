@@ -180,7 +180,7 @@ class ServiceTests(SynchronousTestCase):
                                                        "Bitte rufen Sie zurück", [("Tel", "123")], "de", "198.51.100.1"))
         stored = self.server.store._offline["alice@example.com"]
         self.assertIn("Bitte rufen Sie zurück", stored[0][1])
-        transcripts = self.successResultOf(self.server.store.listTranscripts("acme"))
+        transcripts, _ = self.successResultOf(self.server.store.listTranscripts("acme"))
         self.assertEqual(transcripts[0].endedHow, "offline form")
 
     def test_supporterGoesOffline(self):

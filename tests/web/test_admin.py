@@ -416,6 +416,40 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
         other = self.successResultOf(self.client.get("http://om.example/demo/nosuchid"))
         self.assertEqual(other.code, 200)
 
+    def test_transcriptListFiltersAndPages(self):
+        """
+        The transcript list is paged (50 a page, links keep the filters), a
+        supporter is found by user name or display name, the text search
+        by words of names and parameters.
+        """
+        import html as htmllib
+        from openmessenger.storage.interfaces import Transcript
+
+        self.server.addUser("sven@example.com")
+        self.successResultOf(self.directory.setProfile("sven@example.com", displayName="Sven Berger"))
+        store = self.server.store
+        for n in range(120):
+            served = ("sven@example.com",) if n % 2 else ("alice@example.com",)
+            store.putTranscript(Transcript(f"c{n:03d}", "acme", "acme", f"Visitor {n}", "",
+                                           (("Order", f"4711-{n}"),), served, 1000.0 + n))
+        self.login("boss@example.com")
+        page = self.get("/transcripts")[1]
+        self.assertEqual(page.count("/admin/transcripts/c"), 50)
+        self.assertIn("c119", page)
+        self.assertNotIn("Newer", page)
+        older = htmllib.unescape(re.search(r'href="([^"]*page=1[^"]*)"', page).group(1))
+        self.assertIn("c069", self.get(older.removeprefix("/admin"))[1])
+        for supporter in ("sven", "Sven Berger", "sven@example.com"):
+            found = self.get(f"/transcripts?supporter={supporter.replace(' ', '+')}")[1]
+            self.assertEqual(found.count("/admin/transcripts/c"), 50, supporter)
+            self.assertNotIn("c118", found)
+            link = htmllib.unescape(re.search(r'href="([^"]*page=1[^"]*)"', found).group(1))
+            self.assertIn("supporter=", link)
+        self.assertEqual(self.get("/transcripts?supporter=nobody")[1].count("/admin/transcripts/c"), 0)
+        found = self.get("/transcripts?q=4711-7")[1]
+        self.assertIn("c007", found)
+        self.assertNotIn("c008", found)
+
     def test_textExportHasNoForgedLines(self):
         """
         In the text export a value can never pass for a label: parameter

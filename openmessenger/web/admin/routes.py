@@ -14,7 +14,7 @@ import re
 import json
 import secrets
 from datetime import datetime, timezone
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from klein import Klein
 from twisted.internet import defer
@@ -47,6 +47,10 @@ class Forbidden(Exception):
 
 class NotFound(Exception):
     pass
+
+
+#: Chats on one page of the transcript list.
+TRANSCRIPT_PAGE = 50
 
 
 def form(request):
@@ -805,16 +809,37 @@ class AdminRoutes:
                 since = datetime.strptime(values["since"], "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
             except ValueError:
                 since = 0.0
-        chats = yield self.transcripts.listTranscripts(company.id, since)
-        supporter = values.get("supporter", "")
-        needle = values.get("q", "").lower()
-        chats = [
-            c for c in chats
-            if (not supporter or supporter in c.supporters)
-            and (not needle or any(needle in v.lower() for _, v in c.parameters) or needle in c.visitorName.lower())
-        ][:500]
+        try:
+            page = max(0, int(values.get("page", "0")))
+        except ValueError:
+            page = 0
+        supporters = None
+        if values.get("supporter"):
+            supporters = yield self.usersMatching(company, values["supporter"])
+        chats, more = yield self.transcripts.listTranscripts(
+            company.id, since, supporters, values.get("q", ""), page * TRANSCRIPT_PAGE, TRANSCRIPT_PAGE)
+        filters = {key: values[key] for key in ("company", "since", "supporter", "q") if values.get(key)}
+
+        def pageLink(number):
+            return "/admin/transcripts?" + urlencode(dict(filters, page=number) if number else filters)
+
         return self.page(request, "transcripts.html", session, company=company, chats=chats,
-                         filters=values, query=self.companyQuery(session, company), when=stamp)
+                         filters=values, query=self.companyQuery(session, company), when=stamp,
+                         newer=pageLink(page - 1) if page else None, older=pageLink(page + 1) if more else None)
+
+    @defer.inlineCallbacks
+    def usersMatching(self, company, text):
+        """
+        The company's users whose address, user name or display name
+        contains C{text} (case aside): how a supporter is found.
+        """
+        needle = text.strip().casefold()
+        found = [needle] if "@" in needle else []
+        for domain in company.domains:
+            for user in (yield self.accounts.list(domain)):
+                if needle in user.casefold() or needle in self.directory.displayName(user).casefold():
+                    found.append(user)
+        return found
 
     @app.route("/transcripts/<chatId>", methods=["GET"])
     @guarded
