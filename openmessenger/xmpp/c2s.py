@@ -588,7 +588,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         # otherwise all be pinged in one burst.
         quiet = self.factory.settings.dead_peer_timeout / 2
         self.scheduleWatchdog(quiet + quiet / 4 * self.factory.jitter())
-        self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_BOUND)
+        self.factory.domain.fire(events.RESOURCE_BOUND, session)
 
     # Dead peers: a connection can die without a word (cable pulled, laptop
     # lid shut).  After a quiet spell we ping; whoever stays silent until
@@ -635,15 +635,15 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         xs.session = None
         self.factory.sessions.remove(session)
         sm = xs.sm
-        bus = self.factory.domain.accounts.xmlstream
+        domain = self.factory.domain
         if sm is not None and sm.resumable and resumable and self.factory.accounts.exists(session.bare):
             self.factory.sessions.suspend(session)
-            bus.dispatch(session, events.RESOURCE_SUSPENDED)
+            domain.fire(events.RESOURCE_SUSPENDED, session)
             self.factory.resumption.suspend(session, sm)
             return
         if sm is not None:
             self.factory.resumption.forget(sm)
-        bus.dispatch(session, events.RESOURCE_UNBOUND)
+        domain.fire(events.RESOURCE_UNBOUND, session)
         if sm is not None:
             self.factory.redeliver(sm)
 
@@ -744,7 +744,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         xs.transport.registerProducer(xs, True)
         self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
         if suspended:
-            self.factory.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_RESUMED)
+            self.factory.domain.fire(events.RESOURCE_RESUMED, session)
 
     # Stanzas of a bound session
 
@@ -759,7 +759,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         if stanza.uri != NS_CLIENT or stanza.name not in STANZA_NAMES:
             if stanza.uri == NS_CSI and stanza.name in ("active", "inactive"):
                 event = events.CLIENT_ACTIVE if stanza.name == "active" else events.CLIENT_INACTIVE
-                return self.factory.domain.accounts.xmlstream.dispatch(session, event)
+                return self.factory.domain.fire(event, session)
             return xs.closeWithError("unsupported-stanza-type")
         # Only stanzas count for stream management (XEP-0198 4), not CSI.
         if xs.sm is not None:
@@ -786,7 +786,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             return self.reject(stanza, "bad-request", "Unknown presence type.")
         elif session.idleSince is not None and stanza.body is not None:
             # Someone typed a message: the user is back at the keyboard.
-            self.factory.domain.accounts.xmlstream.dispatch(session, events.USER_ACTIVE)
+            self.factory.domain.fire(events.USER_ACTIVE, session)
         stanza.origin = session
         stanza.writes = []
         self.factory.domain.outbound(stanza)
@@ -880,7 +880,7 @@ class ClientFactory(ServerFactory):
         A suspended session was not resumed: it ends now.
         """
         self.sessions.unsuspend(session)
-        self.domain.accounts.xmlstream.dispatch(session, events.RESOURCE_UNBOUND)
+        self.domain.fire(events.RESOURCE_UNBOUND, session)
         self.redeliver(sm)
 
     def redeliver(self, sm):

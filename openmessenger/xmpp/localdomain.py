@@ -80,6 +80,14 @@ class LocalDomain:
         self.guards = []
         domains.follow(lambda domain: router.addRoute(domain, self), router.removeRoute)
 
+    def fire(self, event, argument):
+        """
+        Tell the features of a named event (L{openmessenger.xmpp.events})
+        with its argument: how the core and the features tell each other
+        what happened, without knowing who listens.
+        """
+        self.accounts.xmlstream.dispatch(argument, event)
+
     def addGuard(self, guard):
         """
         Let C{guard} stop stanzas before delivery: its C{outbound(stanza)}
@@ -100,7 +108,7 @@ class LocalDomain:
             self.accounts.dispatch(stanza, events.PRESENCE_OUTBOUND)
             return
         if stanza.name == "message":
-            self.accounts.xmlstream.dispatch(stanza, events.MESSAGE_SENT)
+            self.fire(events.MESSAGE_SENT, stanza)
         if stanza.getAttribute("to") is None:
             # Addressed to the sender's own account (RFC 6120 10.3.3).
             self.accounts.dispatch(stanza)
@@ -145,7 +153,7 @@ class LocalDomain:
         if session is not None:
             session.send(stanza)
             if name == "message":
-                self.accounts.xmlstream.dispatch(Delivery(stanza, [session]), events.MESSAGE_DELIVERED)
+                self.fire(events.MESSAGE_DELIVERED, Delivery(stanza, [session]))
             return True
         if name == "message" and kind in (None, "normal", "chat"):
             return False
