@@ -215,16 +215,24 @@ class ClientStream(xmlstream.XmlStream):
         it would for an offline user (with stream management, everything it
         did not acknowledge does).
         """
-        held, self.held, self.heldBytes = self.held, None, 0
         self.log.info("{jid} reads nothing: disconnecting", jid=self.session.full if self.session else "?")
         self.closed = True
-        sm = self.sm
         self.authenticator.endSession()
-        if sm is None:
-            self.factory.reroute([item for item, _ in held if domish.IElement.providedBy(item)])
+        self.abandonHeld()
         xmlstream.XmlStream.send(self, "<stream:error><resource-constraint xmlns='"
                                  "urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>")
         self.transport.abortConnection()
+
+    def abandonHeld(self):
+        """
+        Once the session has ended: what was held for the client and never
+        written goes where it would for an offline user.  (With stream
+        management it is in the queue, which is routed again or kept for a
+        resumption already.)
+        """
+        held, self.held, self.heldBytes = self.held or [], None, 0
+        if self.sm is None:
+            self.factory.reroute([item for item, _ in held if domish.IElement.providedBy(item)])
 
     def send(self, obj):
         self.write(obj)
@@ -293,6 +301,7 @@ class ClientStream(xmlstream.XmlStream):
             return
         self.closed = True
         self.authenticator.endSession()
+        self.abandonHeld()
         app = domish.Element((NS_XMPP_ERRORS, appCondition)) if appCondition else None
         self.sendStreamError(error.StreamError(condition, text=text, appCondition=app))
 
@@ -303,6 +312,7 @@ class ClientStream(xmlstream.XmlStream):
         self.endConfirmations(False)
         # A connection that broke (not closed by either side) may be resumed.
         self.authenticator.endSession(resumable=not self.cleanClose)
+        self.abandonHeld()
         xmlstream.XmlStream.connectionLost(self, reason)
 
 

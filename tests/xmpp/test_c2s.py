@@ -861,6 +861,23 @@ class RateTests(SynchronousTestCase):
         self.assertEqual([text.count(f"<body>{n} ") for n, text in enumerate(stored)], [1] * 30)
         self.assertEqual(bob.stream.heldBytes, 0)
 
+    def test_heldStoredOnShutdown(self):
+        """
+        What was held for a client that did not read, without stream
+        management, is stored offline when the server stops, and the
+        shutdown waits for those writes.
+        """
+        server = FakeServer(rate_bytes=0, rate_stanzas=0)
+        server.addUser("alice@example.com")
+        server.addUser("bob@example.com")
+        alice = server.login("alice@example.com")
+        bob = server.login("bob@example.com")
+        bob.stream.pauseProducing()
+        for n in range(3):
+            alice.send(f"<message to='bob@example.com/test' type='chat'><body>{n}</body></message>")
+        self.successResultOf(server.factory.shutdown())
+        self.assertEqual(len(server.store._offline["bob@example.com"]), 3)
+
     def test_readingAgainFlushes(self):
         """
         What was held is written, in order, once the client reads again.
