@@ -24,7 +24,6 @@ server then takes over from there, e.g. moving away to xa at the user's
 interval.
 """
 
-import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -91,7 +90,7 @@ def classify(presence, show):
 class AutoAwayHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, settings, requests, awayAfter, xaAfter, clock=None):
+    def __init__(self, settings, requests, awayAfter, xaAfter, clock):
         """
         @param settings: an L{ISettingsStore} with each user's intervals.
         @param requests: L{IQRequests}, to ask clients for their idle time.
@@ -106,7 +105,7 @@ class AutoAwayHandler(XMPPHandler):
         #: their company's).
         self.defaultsOf = lambda user: self.defaults
         self.clock = clock
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
         self._trackers = {}
         self._byUser = {}
         self._intervals = {}

@@ -10,8 +10,6 @@ JID, a bare JID or a domain.  Block lists are kept in memory (loaded at
 start-up), since every stanza for a local user is checked.
 """
 
-import binascii
-import os
 
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
@@ -222,7 +220,7 @@ class BlockingHandler(XMPPHandler):
                 continue
             iq = domish.Element((None, "iq"))
             iq["type"] = "set"
-            iq["id"] = "block-" + binascii.hexlify(os.urandom(4)).decode("ascii")
+            iq["id"] = stanzas.newId("block-", 4)
             iq["to"] = session.full
             element = iq.addElement((NS_BLOCKING, action))
             for address in addresses:

@@ -11,9 +11,6 @@ submission the command refuses (L{CommandError}) shows the form again with
 the error, so the user can correct it.
 """
 
-import binascii
-import os
-import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -53,9 +50,9 @@ def commandError(condition, specific):
 class CommandsHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, clock=None):
+    def __init__(self, clock):
         XMPPHandler.__init__(self)
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
         self.commands = {}
         self.sessions = {}
 
@@ -115,7 +112,7 @@ class CommandsHandler(XMPPHandler):
         if sessionid is None:
             if action != "execute":
                 raise commandError("bad-request", "bad-action")
-            sessionid = binascii.hexlify(os.urandom(8)).decode("ascii")
+            sessionid = stanzas.newId(size=8)
             self.sessions[sessionid] = (requester, command.node, self.now())
             form = yield command.form(requester)
             return self.reply(iq, command, sessionid, "executing", form)

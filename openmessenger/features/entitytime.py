@@ -3,7 +3,6 @@
 Entity time (XEP-0202) of the server.
 """
 
-import time
 
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler, toResponse
 from zope.interface import implementer
@@ -20,9 +19,9 @@ TIME_GET = f"/iq[@type='get']/time[@xmlns='{NS_TIME}']"
 
 @implementer(IDisco)
 class EntityTimeHandler(XMPPHandler):
-    def __init__(self, clock=None):
+    def __init__(self, clock):
         XMPPHandler.__init__(self)
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(TIME_GET, self.onTime)

@@ -4,7 +4,6 @@ Last Activity (XEP-0012): how long ago a contact went offline, and the
 server's uptime.
 """
 
-import time
 
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.error import StanzaError
@@ -39,13 +38,13 @@ class LastActivityHandler(XMPPHandler):
 
     log = Logger()
 
-    def __init__(self, store, sessions, rosters, accounts, clock=None):
+    def __init__(self, store, sessions, rosters, accounts, clock):
         XMPPHandler.__init__(self)
         self.store = store
         self.sessions = sessions
         self.rosters = rosters
         self.accounts = accounts
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(LAST_GET, self.onLast)
@@ -96,9 +95,9 @@ class UptimeHandler(XMPPHandler):
     def getDiscoItems(self, requestor, target, nodeIdentifier=""):
         return []
 
-    def __init__(self, clock=None):
+    def __init__(self, clock):
         XMPPHandler.__init__(self)
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
         self.started = self.now()
 
     def connectionInitialized(self):

@@ -12,7 +12,6 @@ headlines and groupchat messages are never stored, nor messages that carry
 only chat states (XEP-0085 6.5).
 """
 
-import time
 
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler
@@ -42,7 +41,7 @@ class OfflineHandler(XMPPHandler):
 
     log = Logger()
 
-    def __init__(self, store, sessions, accounts, limit, clock=None):
+    def __init__(self, store, sessions, accounts, limit, clock):
         """
         @param store: an L{IOfflineStore}.
         @param limit: most messages kept per user.
@@ -52,7 +51,7 @@ class OfflineHandler(XMPPHandler):
         self.sessions = sessions
         self.accounts = accounts
         self.limit = limit
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
         #: The ids of stored messages replayed and not yet confirmed, by
         #: user: a second session coming online meanwhile does not get them.
         self.replaying = {}

@@ -10,7 +10,6 @@ run here when both users are local, one after the other, as two servers
 would.
 """
 
-import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -84,7 +83,7 @@ def _lose(subscription):
 class PresenceHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, rosters, sessions, accounts, lastActivity, availability, clock=None,
+    def __init__(self, rosters, sessions, accounts, lastActivity, availability, clock,
                  maxPending=1000):
         """
         @param rosters: the L{RosterManager}.
@@ -103,7 +102,7 @@ class PresenceHandler(XMPPHandler):
         self.accounts = accounts
         self.lastActivity = lastActivity
         self.availability = availability
-        self.now = clock.seconds if clock is not None else time.time
+        self.now = clock.seconds
 
     def connectionInitialized(self):
         self.xmlstream.addObserver(events.PRESENCE_OUTBOUND, self.onOutbound)

@@ -10,8 +10,6 @@ storage.  Other rules (groups, subscription states, allow-lists, per-stanza
 filters) are kept but not enforced: a deny rule for a JID blocks everything.
 """
 
-import binascii
-import os
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -175,7 +173,7 @@ class PrivacyHandler(XMPPHandler):
         for session in self.sessions.sessionsOf(user):
             push = domish.Element((stanzas.NS_CLIENT, "iq"))
             push["type"] = "set"
-            push["id"] = "privacy-" + binascii.hexlify(os.urandom(4)).decode("ascii")
+            push["id"] = stanzas.newId("privacy-", 4)
             push["to"] = session.full
             push.addElement((NS_PRIVACY, "query")).addElement("list")["name"] = name
             session.send(push)

@@ -269,7 +269,7 @@ class ClientStream(xmlstream.XmlStream):
         """
         ping = domish.Element((NS_CLIENT, "iq"))
         ping["type"] = "get"
-        ping["id"] = f"{purpose}-" + binascii.hexlify(os.urandom(6)).decode("ascii")
+        ping["id"] = stanzas.newId(f"{purpose}-")
         ping["from"] = self.session.jid.host
         ping["to"] = self.session.full
         ping.addElement((NS_PING, "ping"))
@@ -347,7 +347,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
     def streamStarted(self, root):
         xs = self.xmlstream
         xs.namespace = root.defaultUri
-        xs.sid = binascii.hexlify(os.urandom(8)).decode("ascii")
+        xs.sid = stanzas.newId(size=8)
         xs.thisEntity = JID(self.factory.domains.primary)
         if (root.uri, root.name) != (NS_STREAMS, "stream"):
             return xs.closeWithError("invalid-namespace")
@@ -568,7 +568,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         if iq.getAttribute("type") != "set" or bind is None:
             return self.xmlstream.closeWithError("not-authorized", "Bind a resource first.")
         requested = str(stanzas.child(bind, NS_BIND, "resource") or "").strip()
-        resource = requested or binascii.hexlify(os.urandom(6)).decode("ascii")
+        resource = requested or stanzas.newId()
         try:
             full = jids.parse(f"{self.user.userhost()}/{resource}")
         except jids.InvalidJID as e:

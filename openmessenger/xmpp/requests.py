@@ -7,12 +7,11 @@ back to the domain and fires the Deferred of the matching request; a request
 unanswered within its timeout fails with L{RequestTimeout}.
 """
 
-import binascii
-import os
-
 from twisted.internet import defer
 from twisted.words.protocols.jabber.error import exceptionFromStanza
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler
+
+from openmessenger.xmpp import stanzas
 
 RESULT = "/iq[@type='result']"
 ERROR = "/iq[@type='error']"
@@ -39,7 +38,7 @@ class IQRequests(XMPPHandler):
         Send C{iq} (from the domain, with C{to} set); fire with the result
         stanza, or fail with the error or L{RequestTimeout}.
         """
-        iq["id"] = "srv-" + binascii.hexlify(os.urandom(6)).decode("ascii")
+        iq["id"] = stanzas.newId("srv-")
         key = (iq["id"], iq["to"])
         d = defer.Deferred()
         call = self.clock.callLater(timeout, self.expire, key)

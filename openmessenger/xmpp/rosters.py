@@ -11,15 +11,14 @@ applied to the copy at once (so state-machine steps never interleave), and
 its push goes out only after storage has committed it.
 """
 
-import binascii
 import hashlib
-import os
 
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.words.xish import domish
 
 from openmessenger.storage.interfaces import RosterItem
+from openmessenger.xmpp import stanzas
 
 NS_ROSTER = "jabber:iq:roster"
 
@@ -216,7 +215,7 @@ class RosterManager:
                 continue
             iq = domish.Element((None, "iq"))
             iq["type"] = "set"
-            iq["id"] = "push-" + binascii.hexlify(os.urandom(6)).decode("ascii")
+            iq["id"] = stanzas.newId("push-")
             iq["from"] = user
             iq["to"] = session.full
             query = iq.addElement((NS_ROSTER, "query"))

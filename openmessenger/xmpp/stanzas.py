@@ -3,6 +3,7 @@
 Small pure helpers for stanzas: error replies and delay stamps.
 """
 
+import secrets
 from datetime import datetime, timezone
 
 from twisted.words.protocols.jabber.error import StanzaError
@@ -56,6 +57,14 @@ def parseStored(text: str):
     if len(found) != 1:
         raise ValueError("not exactly one element")
     return found[0]
+
+
+def newId(prefix="", size=6):
+    """
+    A random id (stanza ids, stream ids, resources, sessions): C{prefix}
+    and C{2 * size} hex digits.
+    """
+    return prefix + secrets.token_hex(size)
 
 
 def ownSession(stanza):

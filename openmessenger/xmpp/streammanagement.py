@@ -14,12 +14,12 @@ again, which stores them offline (or hands them to the user's other
 resources): nothing is silently dropped.
 """
 
-import binascii
 import collections
-import os
 
 from twisted.internet import defer
 from twisted.logger import Logger
+
+from openmessenger.xmpp import stanzas
 
 NS_SM = "urn:xmpp:sm:3"
 
@@ -32,7 +32,6 @@ class HandledCountTooHigh(ValueError):
     The client acknowledged stanzas that were never sent.
     """
 
-
 class AckState:
     """
     The stream management state of one session.
@@ -43,7 +42,7 @@ class AckState:
     """
 
     def __init__(self, resumable):
-        self.id = binascii.hexlify(os.urandom(16)).decode("ascii")
+        self.id = stanzas.newId(size=16)
         self.resumable = resumable
         self.received = 0
         self.sent = 0

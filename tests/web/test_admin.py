@@ -528,7 +528,7 @@ class AdminPagesTests(PagesClient, SynchronousTestCase):
     def adminRoutesWithExistingOperator(self):
         core = self.server.core
         return AdminRoutes(Pages(), core.accounts, self.directory, core.availability,
-                           ["root@example.com"], CONNECTION, core.autoaway).setupToken
+                           ["root@example.com"], CONNECTION, core.autoaway, clock=self.server.clock).setupToken
 
     def test_german(self):
         """

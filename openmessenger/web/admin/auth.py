@@ -11,7 +11,6 @@ came over HTTPS; every POST must carry the session's CSRF token.
 import collections
 import hmac
 import os
-import time
 
 from openmessenger.ratelimit import GuessingGuard, Throttle
 
@@ -32,8 +31,8 @@ class AdminSession:
 
 
 class Sessions:
-    def __init__(self, clock=None):
-        self.now = clock.seconds if clock is not None else time.time
+    def __init__(self, clock):
+        self.now = clock.seconds
         # Anyone can make login-form sessions by the thousand: they are kept
         # apart, so they never push out a logged-in user's.
         self._loggedIn = collections.OrderedDict()
