@@ -82,9 +82,7 @@ class BlockingHandler(XMPPHandler):
             if stanza.name == "message" or (
                 stanza.name == "iq" and stanza.getAttribute("type") in ("get", "set")
             ):
-                reply = stanzas.errorReply(stanza, "service-unavailable")
-                if reply is not None:
-                    self.send(reply)
+                stanzas.answerWithError(self.send, stanza, "service-unavailable")
             return True
         # Presence the server sends on behalf of a user who blocks the
         # recipient (broadcasts, probe answers) is dropped; what the user's

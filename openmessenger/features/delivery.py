@@ -39,6 +39,4 @@ class DeliveryHandler(XMPPHandler):
             self.bounce(message)
 
     def bounce(self, message):
-        reply = stanzas.errorReply(message, "service-unavailable")
-        if reply is not None:
-            self.send(reply)
+        stanzas.answerWithError(self.send, message, "service-unavailable")

@@ -73,23 +73,20 @@ class OfflineHandler(XMPPHandler):
 
         def stored(accepted):
             if not accepted:
-                self.refuse(message, "service-unavailable", "The recipient's offline storage is full.")
+                stanzas.answerWithError(self.send, message, "service-unavailable",
+                                        "The recipient's offline storage is full.")
             return accepted
 
         def failed(failure):
             self.log.failure("Storing an offline message for {user} failed", failure, user=user)
             if failure.check(StorageFull):
-                self.refuse(message, "resource-constraint", "The server's storage is full.")
+                stanzas.answerWithError(self.send, message, "resource-constraint", "The server's storage is full.")
             else:
-                self.refuse(message, "internal-server-error", "The message could not be stored.")
+                stanzas.answerWithError(self.send, message, "internal-server-error",
+                                        "The message could not be stored.")
             return False
 
         stanzas.storing(message, d.addCallbacks(stored, failed))
-
-    def refuse(self, message, condition, text):
-        reply = stanzas.errorReply(message, condition, text)
-        if reply is not None:
-            self.send(reply)
 
     def onAvailable(self, session):
         user = session.bare

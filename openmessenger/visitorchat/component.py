@@ -55,8 +55,7 @@ class VisitorDomain:
                     card.addElement("EMAIL").addElement("USERID", content=chat.email)
                 self.send(reply)
             else:
-                reply = stanzas.errorReply(stanza, "service-unavailable")
-                self.send(reply)
+                stanzas.answerWithError(self.send, stanza, "service-unavailable")
 
     def discoInfo(self, iq, node):
         """

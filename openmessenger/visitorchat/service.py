@@ -490,9 +490,7 @@ class VisitorChatService:
         chat = self.byVisitor.get(stanzas.bare(message["to"]))
         sender = stanzas.bare(message.getAttribute("from", ""))
         if chat is None or sender != chat.supporter:
-            reply = stanzas.errorReply(message, "service-unavailable")
-            if reply is not None:
-                self.send(reply)
+            stanzas.answerWithError(self.send, message, "service-unavailable")
             return
         if message.getAttribute("type") == "error":
             return
@@ -510,10 +508,8 @@ class VisitorChatService:
             def failed(failure):
                 # The visitor never sees what the transcript lacks.
                 self.log.failure("Storing a supporter's line failed", failure)
-                reply = stanzas.errorReply(message, "internal-server-error",
-                                           "Not saved, so the visitor did not get it; send it again.")
-                if reply is not None:
-                    self.send(reply)
+                stanzas.answerWithError(self.send, message, "internal-server-error",
+                                        "Not saved, so the visitor did not get it; send it again.")
 
             stanzas.storing(message, self.record(chat, "supporter", chat.supporter, text)
                             .addCallbacks(stored, failed))

@@ -165,6 +165,4 @@ class LocalDomain:
         return True
 
     def bounce(self, stanza, condition, text=None):
-        reply = stanzas.errorReply(stanza, condition, text)
-        if reply is not None:
-            self.router.route(reply)
+        stanzas.answerWithError(self.router.route, stanza, condition, text)

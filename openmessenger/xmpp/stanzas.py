@@ -24,6 +24,16 @@ def errorReply(stanza, condition, text=None):
     return StanzaError(condition, text=text).toResponse(stanza)
 
 
+def answerWithError(send, stanza, condition, text=None):
+    """
+    Send the error reply to C{stanza} through C{send}, unless the RFC
+    forbids one (L{errorReply}).
+    """
+    reply = errorReply(stanza, condition, text)
+    if reply is not None:
+        send(reply)
+
+
 def storing(stanza, d):
     """
     Note that handling C{stanza} started the durable write C{d} (a Deferred
