@@ -105,11 +105,11 @@ def ourOnlinePNG():
     The bytes OpenMessenger answers for an online supporter with the
     default icon set, English, scale 1.
     """
-    from openmessenger.web import iconart
+    from openmessenger import buttons
     from openmessenger.web.status import DEFAULT_ICONSET
 
-    name = iconart.fileName(DEFAULT_ICONSET, "online", "en", "png", 1)
-    with open(os.path.join(iconart.OUT, name), "rb") as f:
+    name = buttons.fileName(DEFAULT_ICONSET, "online", "en", "png", 1)
+    with open(os.path.join(buttons.PICTURES, name), "rb") as f:
         return f.read()
 
 

@@ -16,7 +16,7 @@ from twisted.internet import defer
 
 from openmessenger.messages import Message
 from openmessenger.storage.interfaces import Company, Group, Profile, RosterItem, Supporter
-from openmessenger.web.iconart import ICONSETS
+from openmessenger.buttons import ICONSETS
 
 #: Company and group IDs: also the first label of automatic domains.
 PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,30}[a-z0-9]\Z")

@@ -15,18 +15,12 @@ not disturb a bar, offline an empty ring with a cross.
 import os
 from xml.sax.saxutils import escape
 
-STATES = ("online", "away", "xa", "dnd", "offline")
-LABELS = {
-    "en": {"online": "Online", "away": "Away", "xa": "Extended away",
-           "dnd": "Do not disturb", "offline": "Offline"},
-    "de": {"online": "Online", "away": "Kurz abwesend", "xa": "Länger abwesend",
-           "dnd": "Bitte nicht stören", "offline": "Offline"},
-}
+from openmessenger.buttons import ICONSETS, LABELS, PICTURES as OUT, STATES, WORDED, fileName
+
 HEADINGS = {"en": "Live support", "de": "Live-Support"}
 COLOURS = {"online": "#1e9e3a", "away": "#e0a000", "xa": "#b8660b", "dnd": "#c62828", "offline": "#8a939c"}
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-OUT = os.path.join(os.path.dirname(__file__), "status")
 
 
 def symbol(state, x, y, size, colour=None, ink="#ffffff"):
@@ -81,11 +75,6 @@ def drawing(iconset, state, lang):
                        + [("text", 48, 20, HEADINGS[lang], 13, "#1d2733", True),
                           ("text", 48, 37, label, 12, colour if state != "offline" else "#5a6470", False)])
     raise KeyError(iconset)
-
-
-ICONSETS = ("label", "button", "dot", "mono")
-#: Sets whose pictures carry words (one picture per language).
-WORDED = ("label", "button", "mono")
 
 
 def toSVG(d):
@@ -153,12 +142,6 @@ def toPNG(d, scale):
     out = BytesIO()
     image.save(out, "PNG", optimize=True)
     return out.getvalue()
-
-
-def fileName(iconset, state, lang, extension, scale=1):
-    suffix = f"-{lang}" if iconset in WORDED else ""
-    density = "@2x" if scale == 2 else ""
-    return f"{iconset}/{state}{suffix}{density}.{extension}"
 
 
 def main():

@@ -33,7 +33,7 @@ from twisted.internet import task
 from twisted.web import server
 from twisted.web.resource import Resource
 
-from openmessenger.web import iconart
+from openmessenger import buttons
 from openmessenger.web.i18n import negotiate
 from openmessenger.web.proxy import clientAddress
 
@@ -60,23 +60,23 @@ class Answer:
         self.etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode("ascii") + b'"'
 
 
-def loadAnswers(directory=iconart.OUT):
+def loadAnswers(directory=buttons.PICTURES):
     """
     Every answer there is: C{(format, iconset, state, lang, scale)} -> L{Answer}.
     """
     answers = {}
-    for iconset in iconart.ICONSETS:
-        for state in iconart.STATES:
+    for iconset in buttons.ICONSETS:
+        for state in buttons.STATES:
             for lang in ("en", "de"):
-                fileLang = lang if iconset in iconart.WORDED else "en"
+                fileLang = lang if iconset in buttons.WORDED else "en"
                 for fmt, scale in (("png", 1), ("png", 2), ("svg", 1)):
-                    name = iconart.fileName(iconset, state, fileLang, "svg" if fmt == "svg" else "png", scale)
+                    name = buttons.fileName(iconset, state, fileLang, "svg" if fmt == "svg" else "png", scale)
                     with open(os.path.join(directory, name), "rb") as f:
                         answers[(fmt, iconset, state, lang, scale)] = Answer(f.read(), FORMATS[fmt])
-    for state in iconart.STATES:
+    for state in buttons.STATES:
         for lang in ("en", "de"):
-            body = json.dumps({"state": state, "label": iconart.LABELS[lang][state]}).encode("utf-8")
-            for iconset in iconart.ICONSETS:
+            body = json.dumps({"state": state, "label": buttons.LABELS[lang][state]}).encode("utf-8")
+            for iconset in buttons.ICONSETS:
                 for scale in (1, 2):
                     answers[("json", iconset, state, lang, scale)] = Answer(body, FORMATS["json"])
     return answers
@@ -141,7 +141,7 @@ class StatusResource(Resource):
             return values[0].decode("ascii", "replace") if values else None
 
         iconset = arg(b"iconset")
-        if iconset not in iconart.ICONSETS:
+        if iconset not in buttons.ICONSETS:
             iconset = DEFAULT_ICONSET
         lang = negotiate(arg(b"lang"), None, (request.getHeader(b"accept-language") or b"").decode("latin-1"))
         if fmt == "events":

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import pytest
 from PIL import Image, ImageChops
 
-from openmessenger.web import iconart
+from openmessenger import buttons
 from openmessenger.web.embed import REFRESH_SECONDS, snippets, statusPath
 from openmessenger.web.status import loadAnswers
 from tests.browser import DEADLINE, startChromium
@@ -168,7 +168,7 @@ def expectedPictures():
     """
     answers = loadAnswers()
     pictures, png = {}, {}
-    for state in iconart.STATES:
+    for state in buttons.STATES:
         body = answers[("png", ICONSET, state, LANG, 1)].body
         picture = Image.open(io.BytesIO(body)).convert("RGBA")
         white = Image.new("RGBA", picture.size, "white")

@@ -13,6 +13,7 @@ from twisted.internet.testing import StringTransport
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from openmessenger import buttons
 from openmessenger.web import iconart
 from openmessenger.web.status import StatusResource, loadAnswers
 from tests.helpers import FakeServer
@@ -57,7 +58,7 @@ class StatusTests(SynchronousTestCase):
             _, png = self.fetch("/acme/alice.png")
             self.assertTrue(png == ANSWERS[("png", "label", state, "en", 1)].body, show)
             _, body = self.fetch("/acme/alice.json")
-            self.assertEqual(json.loads(body), {"state": state, "label": iconart.LABELS["en"][state]})
+            self.assertEqual(json.loads(body), {"state": state, "label": buttons.LABELS["en"][state]})
             _, svg = self.fetch("/acme/alice.svg")
             self.assertTrue(svg == ANSWERS[("svg", "label", state, "en", 1)].body, show)
         alice.stream.connectionLost(None)
@@ -215,13 +216,13 @@ class ArtworkTests(SynchronousTestCase):
         In every set and language, each pair of states looks different even
         without colour.
         """
-        for (iconset, lang, scale) in itertools.product(iconart.ICONSETS, ("en", "de"), (1, 2)):
+        for (iconset, lang, scale) in itertools.product(buttons.ICONSETS, ("en", "de"), (1, 2)):
             grey = {
                 state: Image.open(io.BytesIO(ANSWERS[("png", iconset, state, lang, scale)].body))
                 .convert("LA").convert("L")
-                for state in iconart.STATES
+                for state in buttons.STATES
             }
-            for a, b in itertools.combinations(iconart.STATES, 2):
+            for a, b in itertools.combinations(buttons.STATES, 2):
                 self.assertEqual(grey[a].size, grey[b].size, (iconset, lang, scale, a, b))
                 difference = ImageStat.Stat(ImageChops.difference(grey[a], grey[b])).mean[0]
                 self.assertGreater(difference, 1.0, (iconset, lang, scale, a, b))
@@ -230,7 +231,7 @@ class ArtworkTests(SynchronousTestCase):
         """
         The committed SVGs are what the script draws now.
         """
-        for iconset in iconart.ICONSETS:
-            for state in iconart.STATES:
+        for iconset in buttons.ICONSETS:
+            for state in buttons.STATES:
                 drawn = iconart.toSVG(iconart.drawing(iconset, state, "de"))
                 self.assertEqual(drawn, ANSWERS[("svg", iconset, state, "de", 1)].body, (iconset, state))

@@ -23,7 +23,8 @@ from twisted.logger import Logger
 from openmessenger.directory import DirectoryError
 from openmessenger.messages import reason
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
-from openmessenger.web import embed, iconart
+from openmessenger import buttons
+from openmessenger.web import embed
 from openmessenger.text import indented, oneLine
 from openmessenger.web.inputs import arguments
 from openmessenger.web.admin.auth import LoginThrottle, Sessions, validToken
@@ -447,7 +448,7 @@ class AdminRoutes:
         away, xa = self.autoaway.defaults
         supporters = self.directory.designated(company)
         return self.page(request, "company.html", session, company=company, message=message,
-                         query=self.companyQuery(session, company), iconsets=iconart.ICONSETS,
+                         query=self.companyQuery(session, company), iconsets=buttons.ICONSETS,
                          defaults={"retention": self.retentionDays, "away": away // 60, "xa": xa // 60},
                          supporters=supporters, embed=self.embedCode(request, company, company.id, supporters))
 
@@ -684,7 +685,7 @@ class AdminRoutes:
                          members=members, supporters=supporters, message=message,
                          query=self.companyQuery(session, company),
                          embed=self.embedCode(request, company, group.id, supporters),
-                         iconsets=iconart.ICONSETS)
+                         iconsets=buttons.ICONSETS)
 
     def embedCode(self, request, company, publicId, supporters):
         """
@@ -694,7 +695,7 @@ class AdminRoutes:
         values = form(request)
         slugs = {s.slug for s in supporters}
         slug = values.get("supporter") if values.get("supporter") in slugs else None
-        iconset = values.get("iconset") if values.get("iconset") in iconart.ICONSETS else company.iconSet
+        iconset = values.get("iconset") if values.get("iconset") in buttons.ICONSETS else company.iconSet
         lang = values.get("embedlang") if values.get("embedlang") in ("en", "de") else "en"
         parameters = []
         # Within what the chat accepts.
