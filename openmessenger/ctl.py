@@ -22,7 +22,10 @@ from openmessenger import control
 from openmessenger.directory import Directory, DirectoryError, ensureDefaultCompany
 from openmessenger.storage.interfaces import AccountExists, NoSuchAccount
 from openmessenger.storage.sqlite import SQLiteStore, UnusableDatabase, integrityProblems, openDatabase
+from openmessenger.xmpp import events
 from openmessenger.xmpp.accounts import AccountManager
+from openmessenger.xmpp.localdomain import LocalDomain
+from openmessenger.xmpp.router import Router
 from openmessenger.xmpp.domains import ServedDomains
 from openmessenger.xmpp.rosters import RosterManager
 from openmessenger.xmpp.sessions import SessionRegistry
@@ -179,14 +182,16 @@ def directServer(config):
     os.makedirs(config.server.data_dir, mode=0o700, exist_ok=True)
     store = SQLiteStore(openDatabase(config.databasePath))
     sessions = SessionRegistry()
-    rosters = RosterManager(store, sessions, lambda stanza: None)
     domains = ServedDomains(config.server.domain)
-    accounts = AccountManager(store, sessions, rosters, domains)
+    router = Router()
+    domain = LocalDomain(domains, sessions, router)
+    rosters = RosterManager(store, sessions, router.route)
+    accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.load()
     ensureDefaultCompany(store, config.server.domain)
     directory = Directory(store, accounts, domains, config.companies.base_domain)
     directory.load(store.loadDirectory().result)
-    accounts.deletedListeners.append(directory.accountDeleted)
+    domain.listen(events.ACCOUNT_DELETED, directory.accountDeleted)
     return accounts, directory
 
 

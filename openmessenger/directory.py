@@ -70,7 +70,6 @@ class Directory:
         """
         self.store = store
         self.accounts = accounts
-        accounts.isEnabled = self.mayLogIn
         self.domains = domains
         self.baseDomain = baseDomain
         self.companies = {}

@@ -72,6 +72,7 @@ from openmessenger.xmpp.requests import IQRequests
 from openmessenger.xmpp.rosters import RosterManager
 from openmessenger.xmpp.router import Router
 from openmessenger.xmpp.sessions import SessionRegistry
+from openmessenger.xmpp import events
 
 log = Logger()
 
@@ -168,7 +169,7 @@ class XMPPServer:
         return ClientFactory(
             self.domains, self.accounts, self.sessions, self.domain, tlsContext,
             self.config.c2s, clock, self.registration, self.config.stream_management,
-            [self.caps], self.guard, secret,
+            [self.caps], self.directory.mayLogIn, self.guard, secret,
         )
 
 
@@ -187,12 +188,12 @@ def assemble(store, config, clock, state=None):
     router = Router()
     domain = LocalDomain(domains, sessions, router)
     rosters = RosterManager(store, sessions, router.route)
-    accounts = AccountManager(store, sessions, rosters, domains)
+    accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.names = state.accounts
     availability = Availability(sessions)
     directory = Directory(store, accounts, domains, config.companies.base_domain)
     directory.load(state.directory)
-    accounts.deletedListeners.append(directory.accountDeleted)
+    domain.listen(events.ACCOUNT_DELETED, directory.accountDeleted)
     visitorChats = VisitorChatService(
         directory, availability, store, rosters, router.route, clock,
         answerTimeout=config.visitorchat.answer_timeout,

@@ -12,26 +12,25 @@ from twisted.internet import defer
 
 from openmessenger.messages import Message
 from openmessenger.storage.interfaces import NoSuchAccount
-from openmessenger.xmpp import jids, sasl
+from openmessenger.xmpp import events, jids, sasl
 
 
 class AccountManager:
-    def __init__(self, store, sessions, rosters, domains, iterations=sasl.DEFAULT_ITERATIONS):
+    def __init__(self, store, sessions, rosters, domains, fire, iterations=sasl.DEFAULT_ITERATIONS):
         """
         @param store: an L{IAccountStore}.
         @param rosters: the L{RosterManager}, told of deleted accounts.
         @param domains: the L{ServedDomains}; accounts live only there.
+        @param fire: tells of named events (L{LocalDomain.fire}): an
+            account deleted.
         """
         self.store = store
         self.sessions = sessions
         self.rosters = rosters
         self.domains = domains
+        self.fire = fire
         self.iterations = iterations
         self.names = set()
-        #: Called with the address of each deleted account.
-        self.deletedListeners = []
-        #: Whether an account may log in (the directory can disable one).
-        self.isEnabled = lambda user: True
 
     @defer.inlineCallbacks
     def load(self):
@@ -94,8 +93,7 @@ class AccountManager:
         finally:
             self.rosters.forget(user)
         self.rosters.contactDeleted(holders, user)
-        for listener in self.deletedListeners:
-            listener(user)
+        self.fire(events.ACCOUNT_DELETED, user)
         return user
 
     def list(self, domain=None):

@@ -550,7 +550,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.exchange = None
         self.factory.throttle.forgive(self.peerAddress)
         self.factory.guard.succeeded(user.userhost(), self.peerAddress)
-        if not self.factory.accounts.isEnabled(user.userhost()):
+        if not self.factory.mayLogIn(user.userhost()):
             # Only after the password proved right: nobody learns otherwise.
             return self.saslFailure("account-disabled", "This account is disabled.")
         self.user = user
@@ -849,6 +849,8 @@ class ClientFactory(ServerFactory):
     @param smSettings: the C{[stream_management]} configuration section.
     @param extraFeatures: elements added to every stream features list
         (entity capabilities).
+    @param mayLogIn: whether an account may log in now (the directory's
+        answer: disabled accounts and companies awaiting approval may not).
     @param guard: the L{GuessingGuard} of logins, shared with the web side.
     @param secret: bytes the server keeps, for the salts SCRAM shows for
         accounts that do not exist.
@@ -856,9 +858,11 @@ class ClientFactory(ServerFactory):
 
     def __init__(
         self, domains, accounts, sessions, domain, tlsContext, settings, clock,
-        registration=None, smSettings=None, extraFeatures=(), guard=None, secret=None,
+        registration=None, smSettings=None, extraFeatures=(), mayLogIn=lambda user: True, guard=None,
+        secret=None,
     ):
         self.registration = registration
+        self.mayLogIn = mayLogIn
         self.extraFeatures = tuple(extraFeatures)
         self.smSettings = smSettings
         self.resumption = Resumption(

@@ -43,3 +43,6 @@ RESOURCE_UNBOUND = "//event/om/resource-unbound"
 
 #: A client sent a presence stanza: broadcast, directed or subscription.
 PRESENCE_OUTBOUND = "//event/om/presence-outbound"
+
+#: An account was deleted, its data gone from storage (the address).
+ACCOUNT_DELETED = "//event/om/account-deleted"

@@ -88,6 +88,13 @@ class LocalDomain:
         """
         self.accounts.xmlstream.dispatch(argument, event)
 
+    def listen(self, event, observer, priority=0):
+        """
+        Call C{observer(argument)} when a named event is fired: for what is
+        not a feature handler on the bus (the directory, the visitor chat).
+        """
+        self.accounts.xmlstream.addObserver(event, observer, priority)
+
     def addGuard(self, guard):
         """
         Let C{guard} stop stanzas before delivery: its C{outbound(stanza)}
