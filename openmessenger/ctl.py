@@ -185,7 +185,7 @@ def directServer(config):
     domains = ServedDomains(config.server.domain)
     router = Router()
     domain = LocalDomain(domains, sessions, router)
-    rosters = RosterManager(store, sessions, router.route)
+    rosters = RosterManager(store, sessions, router.route, domain.fire)
     accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.load()
     ensureDefaultCompany(store, config.server.domain)

@@ -202,6 +202,12 @@ class Directory:
             contacts = self._shared[user] = self.computeSharedContacts(user)
         return contacts
 
+    def addSharedContacts(self, asked):
+        """
+        Add a user's contacts through groups to L{events.SHARED_CONTACTS}.
+        """
+        asked.contacts.update(self.sharedContacts(asked.user))
+
     def computeSharedContacts(self, user):
         contacts = {}
         for group in self.groupsOf(user):

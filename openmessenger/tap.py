@@ -187,7 +187,7 @@ def assemble(store, config, clock, state=None):
     sessions = SessionRegistry()
     router = Router()
     domain = LocalDomain(domains, sessions, router)
-    rosters = RosterManager(store, sessions, router.route)
+    rosters = RosterManager(store, sessions, router.route, domain.fire)
     accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.names = state.accounts
     availability = Availability(sessions)
@@ -199,12 +199,13 @@ def assemble(store, config, clock, state=None):
         answerTimeout=config.visitorchat.answer_timeout,
     )
     VisitorDomain(visitorChats, router, domains)
-    rosters.shared = lambda user: {**directory.sharedContacts(user), **visitorChats.contactsOf(user)}
+    domain.listen(events.SHARED_CONTACTS, directory.addSharedContacts)
+    domain.listen(events.SHARED_CONTACTS, visitorChats.addContacts)
     requests = IQRequests(clock)
     autoaway = AutoAwayHandler(
-        store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock
+        store, requests, config.autoaway.away_after, config.autoaway.xa_after, clock,
+        directory.autoAwayDefaults,
     )
-    autoaway.defaultsOf = lambda user: directory.autoAwayDefaults(user, autoaway.defaults)
     blocking = BlockingHandler(store, sessions, rosters, state.blockLists)
     domain.addGuard(blocking)
     domain.addGuard(CompanyBoundary(directory, router.route))

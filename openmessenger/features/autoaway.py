@@ -90,20 +90,21 @@ def classify(presence, show):
 class AutoAwayHandler(XMPPHandler):
     log = Logger()
 
-    def __init__(self, settings, requests, awayAfter, xaAfter, clock):
+    def __init__(self, settings, requests, awayAfter, xaAfter, clock,
+                 companyDefaults=lambda user, defaults: defaults):
         """
         @param settings: an L{ISettingsStore} with each user's intervals.
         @param requests: L{IQRequests}, to ask clients for their idle time.
         @param awayAfter: default seconds of idleness before away.
         @param xaAfter: default seconds of idleness before xa.
+        @param companyDefaults: the intervals of a user who chose none,
+            given the server's (the directory gives their company's).
         """
         XMPPHandler.__init__(self)
         self.settings = settings
         self.requests = requests
         self.defaults = (awayAfter, xaAfter)
-        #: The intervals of a user who chose none (the directory gives
-        #: their company's).
-        self.defaultsOf = lambda user: self.defaults
+        self.companyDefaults = companyDefaults
         self.clock = clock
         self.now = clock.seconds
         self._trackers = {}
@@ -123,6 +124,9 @@ class AutoAwayHandler(XMPPHandler):
 
     def intervals(self, user):
         return self._intervals.get(user) or self.defaultsOf(user)
+
+    def defaultsOf(self, user):
+        return self.companyDefaults(user, self.defaults)
 
     def storedIntervals(self, user):
         """

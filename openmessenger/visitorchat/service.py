@@ -172,6 +172,12 @@ class VisitorChatService:
             for chat in self.bySupporter.get(supporter, ())
         }
 
+    def addContacts(self, asked):
+        """
+        Add the visitors a supporter serves to L{events.SHARED_CONTACTS}.
+        """
+        asked.contacts.update(self.contactsOf(asked.user))
+
     def load(self, supporter):
         return len(self.bySupporter.get(supporter, ()))
 

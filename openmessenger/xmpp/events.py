@@ -46,3 +46,8 @@ PRESENCE_OUTBOUND = "//event/om/presence-outbound"
 
 #: An account was deleted, its data gone from storage (the address).
 ACCOUNT_DELETED = "//event/om/account-deleted"
+
+#: Which contacts a user has without storing them (a L{SharedContacts}):
+#: listeners add theirs (the directory its groups' members, the visitor
+#: chat the visitors a supporter serves).
+SHARED_CONTACTS = "//event/om/shared-contacts"

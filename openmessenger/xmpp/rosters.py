@@ -18,13 +18,20 @@ from twisted.logger import Logger
 from twisted.words.xish import domish
 
 from openmessenger.storage.interfaces import RosterItem
-from openmessenger.xmpp import stanzas
+from openmessenger.xmpp import events, stanzas
 
 NS_ROSTER = "jabber:iq:roster"
 
 
-def noSharedContacts(user):
-    return {}
+class SharedContacts:
+    """
+    The argument of L{events.SHARED_CONTACTS}: C{contacts} maps each contact
+    the listeners add to its L{RosterItem}.
+    """
+
+    def __init__(self, user):
+        self.user = user
+        self.contacts = {}
 
 
 class CachedRoster:
@@ -33,7 +40,7 @@ class CachedRoster:
     shared through groups (subscribed both ways, never stored).
     """
 
-    def __init__(self, roster, user, shared=noSharedContacts):
+    def __init__(self, roster, user, shared):
         self.items = dict(roster.items)
         self.pendingIn = set(roster.pendingIn)
         self.version = roster.version
@@ -109,19 +116,30 @@ def itemElement(item, removed=False):
 class RosterManager:
     log = Logger()
 
-    def __init__(self, store, sessions, send):
+    def __init__(self, store, sessions, send, fire):
         """
         @param store: an L{IRosterStore}.
         @param sessions: the L{SessionRegistry}, for pushes.
         @param send: routes a stanza.
+        @param fire: fires named events (L{LocalDomain.fire}): asks who
+            adds shared contacts.
         """
         self.store = store
         self.sessions = sessions
         self.send = send
+        self.fire = fire
         self._rosters = {}
         self._loading = {}
-        #: The contacts a user has through groups (set by the directory).
-        self.shared = noSharedContacts
+
+    def shared(self, user):
+        """
+        The contacts a user has without their being stored (through groups,
+        visitors being served): whatever the listeners of
+        L{events.SHARED_CONTACTS} add.
+        """
+        asked = SharedContacts(user)
+        self.fire(events.SHARED_CONTACTS, asked)
+        return asked.contacts
 
     def get(self, user):
         """
@@ -140,7 +158,7 @@ class RosterManager:
         return waiting
 
     def _loaded(self, roster, user):
-        cached = self._rosters[user] = CachedRoster(roster, user, lambda u: self.shared(u))
+        cached = self._rosters[user] = CachedRoster(roster, user, self.shared)
         for waiting in self._loading.pop(user):
             waiting.callback(cached)
 
