@@ -189,7 +189,7 @@ def directServer(config):
     accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.load()
     ensureDefaultCompany(store, config.server.domain)
-    directory = Directory(store, accounts, domains, config.companies.base_domain)
+    directory = Directory(store, accounts, domains, domain.fire, config.companies.base_domain)
     directory.load(store.loadDirectory().result)
     domain.listen(events.ACCOUNT_DELETED, directory.accountDeleted)
     return accounts, directory

@@ -14,9 +14,10 @@ from dataclasses import replace
 
 from twisted.internet import defer
 
+from openmessenger.buttons import ICONSETS
 from openmessenger.messages import Message
 from openmessenger.storage.interfaces import Company, Group, Profile, RosterItem, Supporter
-from openmessenger.buttons import ICONSETS
+from openmessenger.xmpp import events
 
 #: Company and group IDs: also the first label of automatic domains.
 PUBLIC_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,30}[a-z0-9]\Z")
@@ -58,18 +59,21 @@ def ensureDefaultCompany(store, domains):
 
 
 class Directory:
-    def __init__(self, store, accounts, domains, baseDomain=""):
+    def __init__(self, store, accounts, domains, fire, baseDomain=""):
         """
         @param store: an L{IDirectoryStore}.
         @param accounts: the L{AccountManager}; disabled accounts and those
             of companies awaiting approval cannot log in.
         @param domains: the L{ServedDomains}; companies' domains are added
             to it and removed with them.
+        @param fire: fires named events (L{LocalDomain.fire}): membership
+            changes of shared-roster groups.
         @param baseDomain: new companies get C{<id>.<baseDomain>} as their
             domain; empty: their domains must be configured ones.
         """
         self.store = store
         self.accounts = accounts
+        self.fire = fire
         self.domains = domains
         self.baseDomain = baseDomain
         self.companies = {}
@@ -86,7 +90,6 @@ class Directory:
         #: contacts by user, public support staff by public ID.
         self._shared = {}
         self._public = {}
-        self.membershipListeners = []
         #: Public IDs being stored: taken already for anyone else asking.
         self.reserved = set()
 
@@ -364,11 +367,10 @@ class Directory:
         yield self.store.putGroup(changed)
         self.keepGroup(groupId, changed)
         # Members see the new name, or each other appear or disappear.
-        for listener in self.membershipListeners:
-            if group.sharedRoster:
-                listener(group, (), group.members)
-            if changed.sharedRoster:
-                listener(changed, group.members, ())
+        if group.sharedRoster:
+            self.fire(events.MEMBERSHIP_CHANGED, events.MembershipChange(group, (), group.members))
+        if changed.sharedRoster:
+            self.fire(events.MEMBERSHIP_CHANGED, events.MembershipChange(changed, group.members, ()))
 
     @defer.inlineCallbacks
     def removeGroup(self, groupId):
@@ -413,8 +415,7 @@ class Directory:
 
     def announce(self, group, added, removed):
         if group.sharedRoster and (added or removed):
-            for listener in self.membershipListeners:
-                listener(group, tuple(added), tuple(removed))
+            self.fire(events.MEMBERSHIP_CHANGED, events.MembershipChange(group, added, removed))
 
     @defer.inlineCallbacks
     def addSupporter(self, companyId, user, slug, name, position=0, groupId=None):

@@ -191,7 +191,7 @@ def assemble(store, config, clock, state=None):
     accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.names = state.accounts
     availability = Availability(sessions)
-    directory = Directory(store, accounts, domains, config.companies.base_domain)
+    directory = Directory(store, accounts, domains, domain.fire, config.companies.base_domain)
     directory.load(state.directory)
     domain.listen(events.ACCOUNT_DELETED, directory.accountDeleted)
     visitorChats = VisitorChatService(
@@ -218,7 +218,7 @@ def assemble(store, config, clock, state=None):
         blocking,
         PrivacyHandler(store, blocking, sessions),
         CarbonsHandler(sessions),
-        SharedRosterHandler(directory, rosters, sessions),
+        SharedRosterHandler(rosters, sessions),
         OfflineHandler(store, sessions, accounts, config.offline.max_messages, clock),
         LastActivityHandler(store, sessions, rosters, accounts, clock),
         AccountHandler(),

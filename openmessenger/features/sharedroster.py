@@ -12,17 +12,20 @@ presence exchanged between the new (or former) group mates.
 
 from twisted.words.protocols.jabber.xmlstream import XMPPHandler
 
-from openmessenger.xmpp import stanzas
+from openmessenger.xmpp import events, stanzas
 
 
 class SharedRosterHandler(XMPPHandler):
-    def __init__(self, directory, rosters, sessions):
+    def __init__(self, rosters, sessions):
         XMPPHandler.__init__(self)
         self.rosters = rosters
         self.sessions = sessions
-        directory.membershipListeners.append(self.membershipChanged)
 
-    def membershipChanged(self, group, added, removed):
+    def connectionInitialized(self):
+        self.xmlstream.addObserver(events.MEMBERSHIP_CHANGED, self.membershipChanged)
+
+    def membershipChanged(self, change):
+        group, added, removed = change.group, change.added, change.removed
         remaining = [m for m in group.members if m not in added]
         for member in added:
             for other in remaining + [m for m in added if m != member]:

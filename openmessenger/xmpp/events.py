@@ -51,3 +51,18 @@ ACCOUNT_DELETED = "//event/om/account-deleted"
 #: listeners add theirs (the directory its groups' members, the visitor
 #: chat the visitors a supporter serves).
 SHARED_CONTACTS = "//event/om/shared-contacts"
+
+#: The members of a shared-roster group changed, or its name (a
+#: L{MembershipChange}): they see each other come and go.
+MEMBERSHIP_CHANGED = "//event/om/membership-changed"
+
+
+class MembershipChange:
+    """
+    The argument of L{MEMBERSHIP_CHANGED}: who joined and who left C{group}.
+    """
+
+    def __init__(self, group, added, removed):
+        self.group = group
+        self.added = tuple(added)
+        self.removed = tuple(removed)
