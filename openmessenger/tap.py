@@ -54,6 +54,7 @@ from openmessenger.storage.sqlite import (
     resultNow,
 )
 from openmessenger.visitorchat.component import VisitorDomain
+from openmessenger.visitorchat.model import VISITORS
 from openmessenger.visitorchat.service import VisitorChatService
 from openmessenger.xmpp.domains import ServedDomains
 from openmessenger.ratelimit import GuessingGuard
@@ -187,6 +188,7 @@ def assemble(store, config, clock, state=None):
     sessions = SessionRegistry()
     router = Router()
     domain = LocalDomain(domains, sessions, router)
+    router.follow(domains, domain)
     rosters = RosterManager(store, sessions, router.route, domain.fire)
     accounts = AccountManager(store, sessions, rosters, domains, domain.fire)
     accounts.names = state.accounts
@@ -198,7 +200,7 @@ def assemble(store, config, clock, state=None):
         directory, availability, store, rosters, router.route, clock,
         answerTimeout=config.visitorchat.answer_timeout,
     )
-    VisitorDomain(visitorChats, router, domains)
+    router.follow(domains, VisitorDomain(visitorChats, router.route), VISITORS)
     domain.listen(events.SHARED_CONTACTS, directory.addSharedContacts)
     domain.listen(events.SHARED_CONTACTS, visitorChats.addContacts)
     requests = IQRequests(clock)

@@ -21,17 +21,17 @@ NS_VCARD = "vcard-temp"
 
 
 class VisitorDomain:
-    def __init__(self, service, router, domains):
+    """
+    The receiver of the visitors sub-domains (the assembly routes each
+    C{visitors.<domain>} here).
+    """
+
+    def __init__(self, service, send):
         """
-        @param domains: the L{ServedDomains}; each has its visitors
-            sub-domain routed here.
+        @param send: routes a stanza.
         """
         self.service = service
-        self.send = router.route
-        domains.follow(
-            lambda domain: router.addRoute(f"visitors.{domain}", self),
-            lambda domain: router.removeRoute(f"visitors.{domain}"),
-        )
+        self.send = send
 
     def receive(self, stanza):
         chat = self.service.byVisitor.get(stanzas.bare(stanza.getAttribute("to", "")))

@@ -8,6 +8,8 @@ import itertools
 
 from openmessenger.text import clean, oneLine
 
+#: The sub-domain of each served domain where visitors have their JIDs.
+VISITORS = "visitors."
 #: States in which a supporter takes visitors, best first; never dnd/offline.
 TAKING = ("online", "away", "xa")
 

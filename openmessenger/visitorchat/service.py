@@ -28,6 +28,7 @@ from openmessenger.visitorchat.model import (
     MAX_MESSAGE,
     MAX_PARAMETER_VALUE,
     MAX_NAME,
+    VISITORS,
     Dispatcher,
     VisitorError,
     cleanParameters,
@@ -97,7 +98,7 @@ class Chat:
     def __init__(self, company, publicId, name, email, parameters, lang, domain, now):
         self.token = secrets.token_urlsafe(24)
         self.id = secrets.token_hex(8)
-        self.visitorJid = f"{self.id}@visitors.{domain}"
+        self.visitorJid = f"{self.id}@{VISITORS}{domain}"
         self.company = company
         self.publicId = publicId
         self.name = name

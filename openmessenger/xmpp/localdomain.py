@@ -70,7 +70,7 @@ class LocalDomain:
 
     def __init__(self, domains, sessions, router):
         """
-        @param domains: the L{ServedDomains}, each routed here.
+        @param domains: the L{ServedDomains} (the assembly routes each here).
         """
         self.domains = domains
         self.sessions = sessions
@@ -78,7 +78,6 @@ class LocalDomain:
         self.server = HandlerBus(router.route)
         self.accounts = HandlerBus(router.route)
         self.guards = []
-        domains.follow(lambda domain: router.addRoute(domain, self), router.removeRoute)
 
     def fire(self, event, argument):
         """

@@ -27,6 +27,14 @@ class Router:
     def removeRoute(self, domain):
         self.routes.pop(domain, None)
 
+    def follow(self, domains, receiver, prefix=""):
+        """
+        Route each of the L{ServedDomains} (with C{prefix}: its sub-domain)
+        to C{receiver}, as domains come and go.
+        """
+        domains.follow(lambda domain: self.addRoute(prefix + domain, receiver),
+                       lambda domain: self.removeRoute(prefix + domain))
+
     def route(self, stanza):
         """
         Pass a stanza on to its domain.  Its C{to} and C{from}, if present,
