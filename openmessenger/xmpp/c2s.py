@@ -36,6 +36,7 @@ from openmessenger.xmpp.streammanagement import (
     HandledCountTooHigh,
     Resumption,
 )
+from openmessenger.xmpp.watchdog import Watchdog
 
 NS_CLIENT = "jabber:client"
 NS_STREAMS = xmlstream.NS_STREAMS
@@ -332,8 +333,6 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.exchange = None
         self.timeout = None
         self.watchdog = None
-        #: When the watchdog last pinged the client.
-        self.pingedAt = None
 
     # Stream set-up
 
@@ -597,35 +596,19 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         # Spread the first check: sessions that logged in together would
         # otherwise all be pinged in one burst.
         quiet = self.factory.settings.dead_peer_timeout / 2
-        self.scheduleWatchdog(quiet + quiet / 4 * self.factory.jitter())
+        self.watch(quiet + quiet / 4 * self.factory.jitter())
         self.factory.domain.fire(events.RESOURCE_BOUND, session)
 
-    # Dead peers: a connection can die without a word (cable pulled, laptop
-    # lid shut).  After a quiet spell we ping; whoever stays silent until
-    # dead_peer_timeout is gone.  Reads only note the time: no timer is
-    # touched per packet.
+    def watch(self, delay):
+        """
+        Start the dead-peer watchdog of the bound stream.
+        """
+        self.watchdog = Watchdog(self.xmlstream, self.factory.clock,
+                                 self.factory.settings.dead_peer_timeout, self.peerGone)
+        self.watchdog.start(delay)
 
-    def scheduleWatchdog(self, delay):
-        if self.factory.settings.dead_peer_timeout:
-            self.watchdog = self.factory.clock.callLater(max(delay, 0), self.checkAlive)
-
-    def checkAlive(self):
+    def peerGone(self):
         xs = self.xmlstream
-        timeout = self.factory.settings.dead_peer_timeout
-        quiet = timeout / 2
-        now = self.factory.clock.seconds()
-        last = xs.lastReceived
-        if now - last < quiet:
-            return self.scheduleWatchdog(last + quiet - now)
-        # One ping per quiet spell: none yet since the client last spoke.
-        if self.pingedAt is None or self.pingedAt <= last:
-            self.pingedAt = now
-            xs.ping("alive")
-        # Silent for the whole timeout, and the ping had the rest of it.
-        deadline = max(last + timeout, self.pingedAt + timeout - quiet)
-        if now < deadline:
-            return self.scheduleWatchdog(deadline - now)
-        self.log.info("{jid} silent for {silent:.0f}s: disconnecting", jid=xs.session.full, silent=now - last)
         xs.closed = True
         self.endSession(resumable=True)
         xs.transport.abortConnection()
@@ -635,9 +618,10 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         Take the session, if any, out of the registry: exactly once.  With
         stream management and a broken connection it is only suspended.
         """
-        for timer in (self.timeout, self.watchdog):
-            if timer is not None and timer.active():
-                timer.cancel()
+        if self.timeout is not None and self.timeout.active():
+            self.timeout.cancel()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         xs = self.xmlstream
         session = xs.session
         if session is None:
@@ -752,7 +736,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
             xs.write(stanza)
         xs.elementHandler = self.stanzaReceived
         xs.transport.registerProducer(xs, True)
-        self.scheduleWatchdog(self.factory.settings.dead_peer_timeout / 2)
+        self.watch(self.factory.settings.dead_peer_timeout / 2)
         if suspended:
             self.factory.domain.fire(events.RESOURCE_RESUMED, session)
 
