@@ -861,11 +861,10 @@ class RateTests(SynchronousTestCase):
         self.assertEqual([text.count(f"<body>{n} ") for n, text in enumerate(stored)], [1] * 30)
         self.assertEqual(bob.stream.heldBytes, 0)
 
-    def test_heldStoredOnShutdown(self):
+    def heldForBob(self):
         """
-        What was held for a client that did not read, without stream
-        management, is stored offline when the server stops, and the
-        shutdown waits for those writes.
+        Bob's client stops reading (its socket buffer is full), and Alice
+        sends him three messages.
         """
         server = FakeServer(rate_bytes=0, rate_stanzas=0)
         server.addUser("alice@example.com")
@@ -875,6 +874,14 @@ class RateTests(SynchronousTestCase):
         bob.stream.pauseProducing()
         for n in range(3):
             alice.send(f"<message to='bob@example.com/test' type='chat'><body>{n}</body></message>")
+        return server, bob
+
+    def test_heldStoredOnShutdown(self):
+        """
+        What was held for a client that did not read, without stream
+        management, is stored offline when the server stops.
+        """
+        server, bob = self.heldForBob()
         self.successResultOf(server.factory.shutdown())
         self.assertEqual(len(server.store._offline["bob@example.com"]), 3)
 
@@ -882,14 +889,7 @@ class RateTests(SynchronousTestCase):
         """
         What was held is written, in order, once the client reads again.
         """
-        server = FakeServer(rate_bytes=0, rate_stanzas=0)
-        server.addUser("alice@example.com")
-        server.addUser("bob@example.com")
-        alice = server.login("alice@example.com")
-        bob = server.login("bob@example.com")
-        bob.stream.pauseProducing()
-        for n in range(3):
-            alice.send(f"<message to='bob@example.com/test' type='chat'><body>{n}</body></message>")
+        server, bob = self.heldForBob()
         self.assertEqual(bob.read(), [])
         bob.stream.resumeProducing()
         self.assertEqual([str(m.body) for m in bob.read()], ["0", "1", "2"])
