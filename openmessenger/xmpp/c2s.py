@@ -710,9 +710,11 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         old = session.stream
         suspended = not isinstance(old, ClientStream)
         if not suspended:
-            # The old connection is still there, half-open: it is taken over.
+            # The old connection is still there, half-open: it is taken over,
+            # with its queue (which holds what it could not write, too).
             old.session = None
             old.sm = None
+            old.held, old.heldBytes = None, 0
             self.factory.sessions.remove(session)
             old.closeWithError("conflict", "The session was resumed elsewhere.")
         try:
