@@ -188,6 +188,20 @@ class StreamManagementTests(SynchronousTestCase):
         self.server.clock.advance(301)
         self.assertEqual(self.bodies(pc.read()), ["for the phone"])
 
+    def test_resumeTakesOverWhatWasHeld(self):
+        """
+        A resumption from a new connection while the old one is half-open
+        and full (nothing written for a while) takes over what it held: the
+        resumed client gets it once, and nothing goes to offline storage.
+        """
+        previd = self.enable(self.alice)
+        self.alice.read()
+        self.alice.stream.pauseProducing()
+        self.chat("held")
+        client = self.resumeAs(previd, 0)
+        self.assertEqual(self.bodies(client.read()), ["held"])
+        self.assertNotIn("alice@example.com", self.server.store._offline)
+
     def test_notResumedGoesOffline(self):
         """
         A session not resumed in time ends; the messages it never
