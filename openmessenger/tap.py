@@ -209,8 +209,6 @@ def assemble(store, config, clock, state=None):
         directory.autoAwayDefaults,
     )
     blocking = BlockingHandler(store, sessions, rosters, state.blockLists)
-    domain.addGuard(blocking)
-    domain.addGuard(CompanyBoundary(directory, router.route))
     for handler in [
         RosterHandler(rosters, config.roster.max_items, config.roster.max_item_size),
         PresenceHandler(rosters, sessions, accounts, store, availability, clock, config.roster.max_items),
@@ -218,6 +216,7 @@ def assemble(store, config, clock, state=None):
         VCardHandler(store, accounts, config.vcard.max_size),
         PrivateStorageHandler(store, config.private.max_size, config.private.max_documents),
         blocking,
+        CompanyBoundary(directory),
         PrivacyHandler(store, blocking, sessions),
         CarbonsHandler(sessions),
         SharedRosterHandler(rosters, sessions),

@@ -64,6 +64,8 @@ class BlockingHandler(XMPPHandler):
         self.xmlstream.addObserver(BLOCK_SET, self.onBlock)
         self.xmlstream.addObserver(UNBLOCK_SET, self.onUnblock)
         self.xmlstream.addObserver(events.RESOURCE_UNBOUND, self.onUnbound)
+        self.xmlstream.addObserver(events.STANZA_INBOUND, self.onInbound, events.GUARD)
+        self.xmlstream.addObserver(events.STANZA_OUTBOUND, self.onOutbound, events.GUARD)
 
     def onUnbound(self, session):
         self.interested.discard(session.full)
@@ -74,7 +76,15 @@ class BlockingHandler(XMPPHandler):
     def getDiscoItems(self, requestor, target, nodeIdentifier=""):
         return []
 
-    # The guard, called by the local domain for every stanza.
+    # The guard, for every stanza the local domain sends and receives.
+
+    def onInbound(self, stanza):
+        if not stanza.handled and self.inbound(stanza):
+            stanza.handled = True
+
+    def onOutbound(self, stanza):
+        if not stanza.handled and self.outbound(stanza):
+            stanza.handled = True
 
     def inbound(self, stanza):
         to, sender = stanza.getAttribute("to"), stanza.getAttribute("from")

@@ -10,21 +10,32 @@ any kind is dropped.  The server, its components (visitor chat) and
 addresses outside any company are not affected.
 """
 
-from openmessenger.xmpp import stanzas
+from twisted.words.protocols.jabber.xmlstream import XMPPHandler
+
+from openmessenger.xmpp import events, stanzas
 
 
-class CompanyBoundary:
+class CompanyBoundary(XMPPHandler):
     """
-    A guard for the local domain (see L{LocalDomain.addGuard}).
+    A guard on what arrives for local addresses (L{events.STANZA_INBOUND}):
+    whatever crosses the boundary arrives at the local domain.
     """
 
-    def __init__(self, directory, send):
+    def __init__(self, directory):
+        XMPPHandler.__init__(self)
         self.directory = directory
-        self.send = send
         #: The error being sent back across the boundary, which must pass.
         self.bouncing = None
 
-    def inbound(self, stanza):
+    def connectionInitialized(self):
+        # After blocking's guard: a blocked sender learns nothing more.
+        self.xmlstream.addObserver(events.STANZA_INBOUND, self.onInbound, events.GUARD - 1)
+
+    def onInbound(self, stanza):
+        if not stanza.handled and self.stops(stanza):
+            stanza.handled = True
+
+    def stops(self, stanza):
         if stanza is self.bouncing:
             return False
         senderDomain = userDomain(stanza.getAttribute("from", ""))
@@ -45,11 +56,6 @@ class CompanyBoundary:
             finally:
                 self.bouncing = None
         return True
-
-    def outbound(self, stanza):
-        # Whatever crosses the boundary arrives at the local domain, where
-        # inbound() sees it.
-        return False
 
 
 def userDomain(address):

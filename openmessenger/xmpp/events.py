@@ -44,6 +44,14 @@ RESOURCE_UNBOUND = "//event/om/resource-unbound"
 #: A client sent a presence stanza: broadcast, directed or subscription.
 PRESENCE_OUTBOUND = "//event/om/presence-outbound"
 
+#: Every stanza a local client sends, before it goes anywhere, and every
+#: stanza arriving for a local address, before delivery: a guard (blocking,
+#: the company boundary) stops one by setting its C{handled}, having
+#: answered it if need be.  Guards observe at L{GUARD} priority.
+STANZA_OUTBOUND = "//event/om/stanza-outbound"
+STANZA_INBOUND = "//event/om/stanza-inbound"
+GUARD = 100
+
 #: An account was deleted, its data gone from storage (the address).
 ACCOUNT_DELETED = "//event/om/account-deleted"
 

@@ -77,7 +77,6 @@ class LocalDomain:
         self.router = router
         self.server = HandlerBus(router.route)
         self.accounts = HandlerBus(router.route)
-        self.guards = []
 
     def fire(self, event, argument):
         """
@@ -94,22 +93,14 @@ class LocalDomain:
         """
         self.accounts.xmlstream.addObserver(event, observer, priority)
 
-    def addGuard(self, guard):
-        """
-        Let C{guard} stop stanzas before delivery: its C{outbound(stanza)}
-        sees what local clients send, its C{inbound(stanza)} what arrives for
-        local addresses; either returns true to stop the stanza (having
-        answered it, if need be).  Blocking (XEP-0191) is one.
-        """
-        self.guards.append(guard)
-
     def outbound(self, stanza):
         """
         Take a stanza from a local client; its C{origin} is the session.
         """
-        for guard in self.guards:
-            if guard.outbound(stanza):
-                return
+        stanza.handled = False
+        self.fire(events.STANZA_OUTBOUND, stanza)
+        if stanza.handled:
+            return
         if stanza.name == "presence":
             self.accounts.dispatch(stanza, events.PRESENCE_OUTBOUND)
             return
@@ -125,9 +116,10 @@ class LocalDomain:
         """
         Take a stanza addressed to one of our domains.
         """
-        for guard in self.guards:
-            if guard.inbound(stanza):
-                return
+        stanza.handled = False
+        self.fire(events.STANZA_INBOUND, stanza)
+        if stanza.handled:
+            return
         to = stanza["to"]
         user, _, host = to.partition("/")[0].rpartition("@")
         if not user:
