@@ -6,13 +6,12 @@ the stanza intake of bound sessions.
 Twisted and wokkel only have the initiating side of these negotiations;
 this is the receiving side, in a fixed order: TLS, then SASL, then stream
 restart, then bind.  Each connection is a L{ClientStream} (the protocol, with
-our hardened parser) driven by a L{ClientNegotiator} (its authenticator).
-Once bound, elements go straight to L{ClientNegotiator.stanzaReceived}: no
-XPath matching on the hot path.
+our hardened parser) driven by a L{ClientNegotiator} (its authenticator),
+which leaves SASL to L{openmessenger.xmpp.authentication} and dead peers to
+L{openmessenger.xmpp.watchdog}.  Once bound, elements go straight to
+L{ClientNegotiator.stanzaReceived}: no XPath matching on the hot path.
 """
 
-import base64
-import binascii
 import os
 import random
 
@@ -26,7 +25,8 @@ from twisted.words.xish import domish
 
 from openmessenger.ratelimit import GuessingGuard, Throttle, TokenBucket
 from openmessenger.text import xmlSafe
-from openmessenger.xmpp import events, jids, sasl, stanzas
+from openmessenger.xmpp import events, jids, stanzas
+from openmessenger.xmpp.authentication import NS_SASL, Authentication
 from openmessenger.xmpp.parser import RestrictedElementStream, StreamLimitError
 from openmessenger.xmpp.sessions import Session
 from openmessenger.xmpp.streammanagement import (
@@ -41,7 +41,6 @@ from openmessenger.xmpp.watchdog import Watchdog
 NS_CLIENT = "jabber:client"
 NS_STREAMS = xmlstream.NS_STREAMS
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
-NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 NS_ROSTERVER = "urn:xmpp:features:rosterver"
@@ -330,7 +329,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.factory = factory
         self.user = None
         self.tls = False
-        self.exchange = None
+        self.authentication = Authentication(self)
         self.timeout = None
         self.watchdog = None
 
@@ -379,7 +378,7 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
                     starttls.addElement("required")
             if self.tls or not settings.require_tls:
                 mechanisms = features.addElement((NS_SASL, "mechanisms"))
-                for name in self.mechanisms():
+                for name in self.authentication.mechanisms():
                     mechanisms.addElement("mechanism", content=name)
                 if self.registrationOpen():
                     features.addElement((NS_REGISTER_FEATURE, "register"))
@@ -397,11 +396,6 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         registration = self.factory.registration
         return registration is not None and registration.openOn(self.xmlstream.thisEntity.host)
 
-    def mechanisms(self):
-        if self.tls:
-            return sasl.SCRAM_MECHANISMS + ("PLAIN",)
-        return sasl.SCRAM_MECHANISMS
-
     def negotiationElement(self, element):
         """
         Handle an element before a resource is bound.
@@ -413,15 +407,8 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         elif uri == NS_SASL and self.user is None:
             if not self.tls and self.factory.settings.require_tls:
                 xs.closeWithError("policy-violation", "Use STARTTLS first.")
-            elif name == "auth":
-                self.authReceived(element)
-            elif name == "response" and self.exchange is not None:
-                self.responseReceived(element)
-            elif name == "abort":
-                self.exchange = None
-                self.saslFailure("aborted")
             else:
-                xs.closeWithError("not-authorized")
+                self.authentication.element(element)
         elif self.user is not None and uri == NS_CLIENT and name == "iq":
             self.preBindIQ(element)
         elif self.user is not None and uri == NS_SM and name == "resume":
@@ -454,106 +441,16 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
         self.tls = True
         xs.reset()
 
-    # SASL
-
     @property
     def peerAddress(self):
         peer = self.xmlstream.transport.getPeer()
         return getattr(peer, "host", str(peer))
 
-    def saslFailure(self, condition, text=None):
-        failure = domish.Element((NS_SASL, "failure"))
-        failure.addElement(condition)
-        if text:
-            failure.addElement("text", content=text)
-        self.xmlstream.send(failure)
-
-    def authReceived(self, element):
-        mechanism = element.getAttribute("mechanism")
-        self.exchange = None
-        if mechanism not in self.mechanisms():
-            return self.saslFailure("invalid-mechanism")
-        # Counted before the check, so parallel attempts cannot all pass.
-        if not self.factory.throttle.attempt(self.peerAddress):
-            return self.saslFailure(
-                "temporary-auth-failure", "Too many failed logins; try again later."
-            )
-        try:
-            initial = _decode(str(element))
-            if mechanism == "PLAIN":
-                authzid, username, password = sasl.parsePlain(initial)
-                user = self.userJID(username, authzid)
-            else:
-                username, authzid = sasl.parseScramFirst(initial)
-                user = self.userJID(username, authzid)
-        except sasl.SASLFailure as e:
-            return self.failed(e)
-        if not self.factory.guard.attempt(user.userhost(), self.peerAddress):
-            return self.saslFailure(
-                "temporary-auth-failure", "Too many failed logins to this account; try again later."
-            )
-        exchange = self.exchange = object()
-
-        def gotCredentials(credentials):
-            if self.exchange is not exchange or self.xmlstream.closed:
-                return
-            try:
-                if mechanism == "PLAIN":
-                    if credentials is None or not sasl.checkPassword(credentials, password):
-                        raise sasl.SASLFailure("not-authorized")
-                    self.succeeded(user, b"")
-                else:
-                    keys = credentials.keys.get(mechanism) if credentials else None
-                    scram = sasl.ScramExchange(mechanism, keys, decoySalt=sasl.decoySalt(
-                        self.factory.secret, mechanism, user.userhost()))
-                    challenge = scram.challenge(initial)
-                    self.exchange = (scram, user)
-                    self.xmlstream.send(_element(NS_SASL, "challenge", challenge))
-            except sasl.SASLFailure as e:
-                self.failed(e)
-
-        d = self.factory.accounts.getCredentials(user.userhost())
-        d.addCallback(gotCredentials)
-        d.addErrback(self.internalError)
-
-    def responseReceived(self, element):
-        if not isinstance(self.exchange, tuple):
-            return self.xmlstream.closeWithError("not-authorized")
-        scram, user = self.exchange
-        try:
-            final = scram.finish(_decode(str(element)))
-        except sasl.SASLFailure as e:
-            return self.failed(e)
-        self.succeeded(user, final)
-
-    def userJID(self, username, authzid):
-        try:
-            user = JID(tuple=(jids.prepUser(username), self.xmlstream.thisEntity.host, None))
-        except jids.InvalidJID:
-            raise sasl.SASLFailure("not-authorized") from None
-        if authzid is not None:
-            try:
-                wanted = jids.parse(authzid)
-            except jids.InvalidJID:
-                raise sasl.SASLFailure("invalid-authzid") from None
-            if wanted.userhost() != user.userhost() or wanted.resource:
-                raise sasl.SASLFailure("invalid-authzid")
-        return user
-
-    def failed(self, failure):
-        # The attempt was counted when it began.
-        self.exchange = None
-        self.saslFailure(failure.condition, failure.text)
-
-    def succeeded(self, user, additional):
-        self.exchange = None
-        self.factory.throttle.forgive(self.peerAddress)
-        self.factory.guard.succeeded(user.userhost(), self.peerAddress)
-        if not self.factory.mayLogIn(user.userhost()):
-            # Only after the password proved right: nobody learns otherwise.
-            return self.saslFailure("account-disabled", "This account is disabled.")
+    def authenticated(self, user):
+        """
+        SASL succeeded for C{user}: a new stream follows (RFC 6120 6.4.6).
+        """
         self.user = user
-        self.xmlstream.send(_element(NS_SASL, "success", additional))
         self.xmlstream.reset(self.factory.settings.max_stanza_size)
 
     def internalError(self, failure):
@@ -800,23 +697,6 @@ class ClientNegotiator(xmlstream.ListenAuthenticator):
 
 def _isCarbon(message):
     return any(child.uri == "urn:xmpp:carbons:2" for child in message.elements())
-
-
-def _decode(text):
-    text = text.strip()
-    if text == "=" or not text:
-        return b""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise sasl.SASLFailure("incorrect-encoding") from None
-
-
-def _element(uri, name, data):
-    element = domish.Element((uri, name))
-    if data:
-        element.addContent(base64.b64encode(data).decode("ascii"))
-    return element
 
 
 class ClientFactory(ServerFactory):
