@@ -6,6 +6,7 @@ visitor's language, with the security headers every page carries.
 
 import jinja2
 
+from openmessenger import buttons
 from openmessenger.web.i18n import negotiate, translator
 
 #: No scripts, no framing, forms only to ourselves.
@@ -49,4 +50,6 @@ class Pages:
         secureHeaders(request, csp)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         template = self.environment.get_template(name)
-        return template.render(_=translator(lang), lang=lang, **context).encode("utf-8")
+        labels = buttons.LABELS[lang]
+        return template.render(_=translator(lang), lang=lang, stateLabel=labels.__getitem__,
+                               **context).encode("utf-8")
