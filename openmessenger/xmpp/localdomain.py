@@ -31,6 +31,29 @@ class _Bus(EventDispatcher):
         EventDispatcher.__init__(self)
         self.send = route
 
+    def dispatch(self, obj, event=None):
+        if event is None:
+            return EventDispatcher.dispatch(self, obj)
+        # A named event finds its observers by dictionary lookup; xish
+        # compares every observer's event with it, a cost on every stanza
+        # now that the guards are events.  Otherwise as xish does it.
+        self._dispatchDepth += 1
+        found = False
+        for priority in sorted(self._eventObservers, reverse=True):
+            byEvent = self._eventObservers[priority]
+            callbacks = byEvent.get(event)
+            if callbacks is not None:
+                found = True
+                callbacks.callback(obj)
+                if callbacks.isEmpty() and byEvent.get(event) is callbacks:
+                    del byEvent[event]
+        self._dispatchDepth -= 1
+        if self._dispatchDepth == 0:
+            for update in self._updateQueue:
+                update()
+            self._updateQueue = []
+        return found
+
 
 class HandlerBus(XMPPHandlerCollection):
     """
