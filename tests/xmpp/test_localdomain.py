@@ -81,3 +81,24 @@ class LocalDomainTests(SynchronousTestCase):
         self.domain.listen(events.ACCOUNT_DELETED, heard.append)
         self.domain.fire(events.ACCOUNT_DELETED, "carol@example.com")
         self.assertEqual(heard, ["carol@example.com"])
+
+    def test_eventsByPriority(self):
+        """
+        Observers of a named event run highest priority first; one-time
+        observers run once; observers added while an event is dispatched
+        count from the next one.
+        """
+        heard = []
+        bus = self.domain.accounts.xmlstream
+        bus.addObserver(events.ACCOUNT_DELETED, lambda user: heard.append(("low", user)), -1)
+        bus.addObserver(events.ACCOUNT_DELETED, lambda user: heard.append(("guard", user)), events.GUARD)
+        bus.addOnetimeObserver(events.ACCOUNT_DELETED, lambda user: heard.append(("once", user)))
+
+        def addLate(user):
+            bus.addObserver(events.ACCOUNT_DELETED, lambda user: heard.append(("late", user)))
+
+        bus.addOnetimeObserver(events.ACCOUNT_DELETED, addLate)
+        self.domain.fire(events.ACCOUNT_DELETED, "a")
+        self.domain.fire(events.ACCOUNT_DELETED, "b")
+        self.assertEqual(heard, [("guard", "a"), ("once", "a"), ("low", "a"),
+                                 ("guard", "b"), ("late", "b"), ("low", "b")])
