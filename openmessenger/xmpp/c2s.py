@@ -216,11 +216,8 @@ class ClientStream(xmlstream.XmlStream):
         did not acknowledge does).
         """
         self.log.info("{jid} reads nothing: disconnecting", jid=self.session.full if self.session else "?")
-        self.closed = True
-        self.authenticator.endSession()
-        self.abandonHeld()
-        xmlstream.XmlStream.send(self, "<stream:error><resource-constraint xmlns='"
-                                 "urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>")
+        self.closeWithError("resource-constraint", "The client reads nothing of what it is sent.")
+        # Closing waits for the buffer to drain, which it never will.
         self.transport.abortConnection()
 
     def abandonHeld(self):
@@ -260,7 +257,7 @@ class ClientStream(xmlstream.XmlStream):
             if not d.called:
                 self.write(domish.Element((NS_SM, "r")))
             return d
-        d = self.confirming[self.ping("confirm")] = defer.Deferred()
+        self.confirming[self.ping("confirm")] = d = defer.Deferred()
         return d
 
     def ping(self, purpose):
