@@ -114,6 +114,26 @@ class PresenceHandler(XMPPHandler):
     def run(self, d):
         d.addErrback(lambda f: self.log.failure("Presence processing failed", f))
 
+    def subscribe(self, presence, d, session=None):
+        """
+        A subscription change under way: the sender's acknowledgement waits
+        for its writes, and if they fail the sender (its C{session}, when it
+        is the user's own client) gets an error instead of a change that was
+        never kept.
+        """
+        def failed(failure):
+            if failure.check(defer.FirstError):
+                failure = failure.value.subFailure
+            self.log.failure("Storing a subscription change failed", failure)
+            reply = stanzas.errorReply(presence, "internal-server-error", "The subscription could not be stored.")
+            if session is None:
+                self.send(reply)
+            else:
+                reply["to"] = session.full
+                session.send(reply)
+
+        stanzas.storing(presence, d.addErrback(failed))
+
     # From a local client
 
     def onOutbound(self, presence):
@@ -127,7 +147,8 @@ class PresenceHandler(XMPPHandler):
             presence["from"] = session.bare
             presence["to"] = contact
             if contact != session.bare:
-                self.run(self.outboundSubscription(session.bare, contact, kind, presence))
+                self.subscribe(presence, self.outboundSubscription(session.bare, contact, kind, presence),
+                               session)
         elif kind == "probe":
             # Clients should leave probing to servers (RFC 6121 4.3), but
             # some (Psi after unblocking) ask: answer as a server would.
@@ -362,7 +383,7 @@ class PresenceHandler(XMPPHandler):
                 self.send(stanzas.presence(contact, user, "unsubscribed"))
             return
         if kind in SUBSCRIPTION_TYPES:
-            self.run(self.inboundSubscription(user, contact, kind, presence))
+            self.subscribe(presence, self.inboundSubscription(user, contact, kind, presence))
         elif kind == "probe":
             self.run(self.rosters.get(user).addCallback(self.answerProbe, user, contact))
         else:

@@ -112,6 +112,25 @@ class StreamManagementTests(SynchronousTestCase):
         self.assertEqual([(ack1.name, ack1["h"]), (ack2.name, ack2["h"])], [("a", "1"), ("a", "2")])
         self.assertEqual(len(server.store._offline["carol@example.com"]), 1)
 
+    def test_subscriptionWriteFailed(self):
+        """
+        A subscription request whose roster write fails is answered with an
+        error before the acknowledgement that counts it.
+        """
+        server = FakeServer(store=HeldStore(held=("setItem",)))
+        server.addUser("alice@example.com")
+        server.addUser("bob@example.com")
+        alice = server.login("alice@example.com")
+        self.enable(alice)
+        alice.send(f"<presence to='bob@example.com' type='subscribe'/><r xmlns='{SM}'/>")
+        self.assertEqual(alice.read(), [])
+        [write] = server.store.held
+        write.errback(StorageFull("database or disk is full"))
+        self.assertEqual(len(self.flushLoggedErrors(StorageFull)), 1)
+        error, ack = alice.read()
+        self.assertEqual((error.name, error["type"], error["to"]), ("presence", "error", "alice@example.com/test"))
+        self.assertEqual((ack.name, ack["h"]), ("a", "1"))
+
     def test_ackAtOnceWithoutWrites(self):
         """
         With no write outstanding, C{<r/>} is answered at once.
