@@ -387,12 +387,21 @@ def secret(path):
     """
     try:
         with open(path, "rb") as f:
-            return f.read()
+            value = f.read()
+        if len(value) == 32:
+            return value
     except FileNotFoundError:
-        value = os.urandom(32)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-            f.write(value)
-        return value
+        pass
+    # Written beside it and renamed: a start killed half-way leaves no
+    # short secret behind.
+    value = os.urandom(32)
+    partial = path + ".new"
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        f.write(value)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+    return value
 
 
 def connectionInfo(config, certificate):

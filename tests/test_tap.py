@@ -214,3 +214,23 @@ class ControlSocketTests(SynchronousTestCase):
         error = self.assertRaises(usage.UsageError, tap.claimControlSocket, self.path)
         self.assertIn("another OpenMessenger server is running", str(error))
         self.assertTrue(os.path.exists(self.path))
+
+
+class SecretTests(SynchronousTestCase):
+    def test_keptAndNeverShort(self):
+        """
+        The server's secret is made once (owner-only) and read back; a file
+        cut short by a start killed half-way is made again.
+        """
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        path = os.path.join(folder, "server.secret")
+        first = tap.secret(path)
+        self.assertEqual(len(first), 32)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.assertEqual(tap.secret(path), first)
+        with open(path, "wb") as f:
+            f.write(first[:5])
+        again = tap.secret(path)
+        self.assertEqual(len(again), 32)
+        self.assertEqual(tap.secret(path), again)
