@@ -49,8 +49,6 @@ from openmessenger.storage.interfaces import (
 )
 
 SCHEMA_VERSION = 8
-#: Chats on one page of a transcript list.
-PAGE = 50
 #: The company settings' columns, in the order of L{Company}'s fields.
 COMPANY_SETTINGS = "icon_set, retention_days, away_after, xa_after"
 
@@ -752,7 +750,7 @@ class SQLiteStore:
 
         return self._run(get)
 
-    def listTranscripts(self, company, since=0.0, supporters=None, text="", offset=0, limit=PAGE):
+    def listTranscripts(self, company, since=0.0, supporters=None, text="", offset=0, limit=50):
         where = ["company = ?", "started >= ?"]
         args = [company, since]
         if supporters is not None:
